@@ -1,0 +1,104 @@
+//! What a backend tells the rest of the widget.
+
+use super::message::{Author, ChatMessage};
+use super::Millis;
+use serde::{Deserialize, Serialize};
+
+/// Agent availability as the visitor sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    /// An agent is there.
+    Online,
+    /// An agent is assigned but busy or away.
+    Away,
+    /// Nobody is there.
+    Offline,
+}
+
+/// The transport as the visitor sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum ConnectionState {
+    /// First connection attempt under way.
+    Connecting,
+    /// Connected and subscribed: messages flow.
+    Online,
+    /// Lost; the next attempt happens at `next_attempt_at` (caller's clock).
+    Reconnecting {
+        /// How many attempts have failed in a row.
+        attempt: u32,
+        /// When the next attempt starts.
+        next_attempt_at: Millis,
+    },
+    /// Not connected and not trying (browser offline, or gave up).
+    Offline,
+    /// The conversation is over; no connection is needed.
+    Ended,
+}
+
+/// The conversation's status on the backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationStatus {
+    /// Waiting for or talking to an agent.
+    Open,
+    /// Queued / pending / snoozed.
+    Pending,
+    /// Resolved by the agent; the visitor may still write (it reopens).
+    Resolved,
+    /// Over for good.
+    Ended,
+}
+
+/// Errors a backend reports. Typed, so the UI can choose a message without matching strings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+pub enum ChatError {
+    /// A required setting is missing or malformed (names the setting).
+    Config(String),
+    /// The server refused the session (bad token, unknown inbox, rejected subscription).
+    Unauthorized(String),
+    /// The server answered with an error status or an error payload.
+    Server(String),
+    /// A frame or body could not be decoded; it was ignored.
+    Protocol(String),
+    /// A visitor message could not be sent (names its client id).
+    SendFailed(String),
+}
+
+impl std::fmt::Display for ChatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChatError::Config(d) => write!(f, "configuration: {d}"),
+            ChatError::Unauthorized(d) => write!(f, "unauthorized: {d}"),
+            ChatError::Server(d) => write!(f, "server error: {d}"),
+            ChatError::Protocol(d) => write!(f, "protocol error: {d}"),
+            ChatError::SendFailed(d) => write!(f, "message not sent: {d}"),
+        }
+    }
+}
+
+/// Everything a backend can tell the widget.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ChatEvent {
+    /// A message to show (new, or the server's copy of one the visitor sent).
+    MessageAdded(ChatMessage),
+    /// A message changed (text edited, status advanced). Matched by `id` or `client_id`.
+    MessageUpdated(ChatMessage),
+    /// Someone started typing.
+    TypingStarted(Author),
+    /// Someone stopped typing.
+    TypingStopped(Author),
+    /// The agent looking after the conversation changed (assignment, join).
+    AgentChanged(Option<Author>),
+    /// Agent availability changed.
+    PresenceChanged(Presence),
+    /// Transport state changed.
+    ConnectionChanged(ConnectionState),
+    /// Conversation status changed.
+    ConversationStatusChanged(ConversationStatus),
+    /// Something went wrong; the widget keeps running.
+    Error(ChatError),
+}

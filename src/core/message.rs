@@ -1,0 +1,157 @@
+//! The message model shared by every backend and the UI.
+
+use serde::{Deserialize, Serialize};
+
+/// Who wrote a message, from the visitor's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The person using the widget.
+    Visitor,
+    /// A human agent.
+    Agent,
+    /// An automated agent (bot, flow).
+    Bot,
+    /// Notices from the system: joined, left, ended.
+    System,
+}
+
+/// The author of a message or of a typing indicator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    /// What kind of participant this is.
+    pub role: Role,
+    /// Display name, when the backend gives one.
+    pub name: Option<String>,
+    /// Avatar image URL, when the backend gives one.
+    pub avatar_url: Option<String>,
+}
+
+impl Author {
+    /// An author with a role and nothing else.
+    pub fn new(role: Role) -> Self {
+        Author {
+            role,
+            name: None,
+            avatar_url: None,
+        }
+    }
+
+    /// An author with a role and a display name.
+    pub fn named(role: Role, name: impl Into<String>) -> Self {
+        Author {
+            role,
+            name: Some(name.into()),
+            avatar_url: None,
+        }
+    }
+}
+
+/// Where a visitor's message is on its way to the agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Typed, not yet acknowledged by the server (may sit in the outbox).
+    Pending,
+    /// The server accepted it.
+    Sent,
+    /// The server says it reached the agent side.
+    Delivered,
+    /// The agent has seen it.
+    Read,
+    /// Sending failed for good; the UI offers a retry.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// Whether moving from `self` to `next` is progress; status never goes backwards except to
+    /// `Failed` from `Pending`, and a retry moves `Failed` back to `Pending`.
+    pub fn can_become(self, next: DeliveryStatus) -> bool {
+        use DeliveryStatus::*;
+        match (self, next) {
+            (Failed, Pending) | (Pending, Failed) => true,
+            (Failed, _) | (_, Failed) => false,
+            (a, b) => b > a,
+        }
+    }
+}
+
+/// What an attachment is, so the UI picks how to render it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachmentKind {
+    /// Rendered as an `<img>`.
+    Image,
+    /// Rendered as a link.
+    File,
+}
+
+/// A media link carried by a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// How to render it.
+    pub kind: AttachmentKind,
+    /// http(s) URL; anything else is dropped by the decoders.
+    pub url: String,
+}
+
+/// One message of the conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Stable id: the server's id when known, else the client id.
+    pub id: String,
+    /// The id the widget generated when the visitor typed it (echo id); `None` for messages
+    /// that did not come from this widget.
+    pub client_id: Option<String>,
+    /// Who wrote it.
+    pub author: Author,
+    /// Plain text. Never interpreted as HTML.
+    pub text: String,
+    /// Unix time in milliseconds.
+    pub sent_at: i64,
+    /// Delivery status; only meaningful for the visitor's own messages.
+    pub status: DeliveryStatus,
+    /// Suggested answers the visitor can tap (Push quick replies).
+    #[serde(default)]
+    pub quick_replies: Vec<String>,
+    /// Images and files.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// Keeps only http and https URLs: `javascript:` and `data:` links never reach the DOM.
+pub fn safe_url(url: &str) -> Option<String> {
+    let trimmed = url.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://")).then(|| trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_only_moves_forward() {
+        use DeliveryStatus::*;
+        assert!(Pending.can_become(Sent));
+        assert!(Sent.can_become(Read));
+        assert!(!Read.can_become(Sent));
+        assert!(!Delivered.can_become(Delivered));
+        assert!(Pending.can_become(Failed));
+        assert!(!Sent.can_become(Failed));
+        assert!(Failed.can_become(Pending));
+        assert!(!Failed.can_become(Sent));
+    }
+
+    #[test]
+    fn only_http_urls_are_safe() {
+        assert_eq!(
+            safe_url(" https://x.test/a.png "),
+            Some("https://x.test/a.png".into())
+        );
+        assert_eq!(safe_url("http://x.test"), Some("http://x.test".into()));
+        assert_eq!(safe_url("javascript:alert(1)"), None);
+        assert_eq!(safe_url("JAVASCRIPT:alert(1)"), None);
+        assert_eq!(safe_url("data:text/html,<b>"), None);
+    }
+}

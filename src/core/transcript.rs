@@ -1,0 +1,218 @@
+//! The conversation as the visitor sees it: an ordered, de-duplicated list of messages.
+//!
+//! Backends may deliver the same message more than once (the echo of a sent message, a
+//! re-fetch after reconnect, a replayed transcript); this is the one place that decides
+//! whether a message is new, an update of one already shown, or a duplicate.
+
+use super::message::{Author, ChatMessage, DeliveryStatus, Role};
+
+/// A message and a revision counter that changes whenever the message does, so keyed list
+/// rendering knows to redraw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TranscriptEntry {
+    /// The message.
+    pub message: ChatMessage,
+    /// Bumped on every change.
+    pub revision: u32,
+}
+
+/// What applying a message did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// A message not seen before was inserted.
+    Inserted,
+    /// An existing message changed.
+    Updated,
+    /// Nothing changed (a duplicate).
+    Unchanged,
+}
+
+/// Ordered list of messages, unique by id and by client id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transcript {
+    entries: Vec<TranscriptEntry>,
+}
+
+impl Transcript {
+    /// All entries in display order.
+    pub fn entries(&self) -> &[TranscriptEntry] {
+        &self.entries
+    }
+
+    /// Number of messages.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no messages.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Finds a message by server id or client id.
+    pub fn find(&self, id: &str) -> Option<&ChatMessage> {
+        self.position(id, None).map(|i| &self.entries[i].message)
+    }
+
+    /// Adds the visitor's own message before any server has seen it.
+    pub fn add_pending(&mut self, client_id: &str, text: &str, sent_at: i64) -> Applied {
+        self.apply(ChatMessage {
+            id: client_id.to_string(),
+            client_id: Some(client_id.to_string()),
+            author: Author::new(Role::Visitor),
+            text: text.to_string(),
+            sent_at,
+            status: DeliveryStatus::Pending,
+            quick_replies: Vec::new(),
+            attachments: Vec::new(),
+        })
+    }
+
+    /// Sets the delivery status of a message if that is progress (see [`DeliveryStatus::can_become`]).
+    pub fn set_status(&mut self, id: &str, status: DeliveryStatus) -> Applied {
+        let Some(i) = self.position(id, None) else {
+            return Applied::Unchanged;
+        };
+        let entry = &mut self.entries[i];
+        if !entry.message.status.can_become(status) {
+            return Applied::Unchanged;
+        }
+        entry.message.status = status;
+        entry.revision += 1;
+        Applied::Updated
+    }
+
+    /// Inserts a new message or merges it into the one with the same id or client id.
+    pub fn apply(&mut self, incoming: ChatMessage) -> Applied {
+        match self.position(&incoming.id, incoming.client_id.as_deref()) {
+            Some(i) => self.merge(i, incoming),
+            None => {
+                // Keep chronological order; equal times keep arrival order.
+                let at = self
+                    .entries
+                    .partition_point(|e| e.message.sent_at <= incoming.sent_at);
+                self.entries.insert(
+                    at,
+                    TranscriptEntry {
+                        message: incoming,
+                        revision: 0,
+                    },
+                );
+                Applied::Inserted
+            }
+        }
+    }
+
+    fn merge(&mut self, i: usize, incoming: ChatMessage) -> Applied {
+        let entry = &mut self.entries[i];
+        let current = &entry.message;
+        let status = if current.status.can_become(incoming.status) {
+            incoming.status
+        } else {
+            current.status
+        };
+        let merged = ChatMessage {
+            // The server's id replaces the client id once known.
+            id: if incoming.id.is_empty() {
+                current.id.clone()
+            } else {
+                incoming.id
+            },
+            client_id: incoming.client_id.or_else(|| current.client_id.clone()),
+            author: incoming.author,
+            text: if incoming.text.is_empty() {
+                current.text.clone()
+            } else {
+                incoming.text
+            },
+            // Keep the first-seen time so a message never jumps around the list.
+            sent_at: current.sent_at,
+            status,
+            quick_replies: incoming.quick_replies,
+            attachments: incoming.attachments,
+        };
+        if merged == entry.message {
+            return Applied::Unchanged;
+        }
+        entry.message = merged;
+        entry.revision += 1;
+        Applied::Updated
+    }
+
+    fn position(&self, id: &str, client_id: Option<&str>) -> Option<usize> {
+        self.entries.iter().position(|e| {
+            let m = &e.message;
+            m.id == id
+                || m.client_id.as_deref() == Some(id)
+                || (client_id.is_some() && m.client_id.as_deref() == client_id)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(id: &str, text: &str, at: i64) -> ChatMessage {
+        ChatMessage {
+            id: id.into(),
+            client_id: None,
+            author: Author::named(Role::Agent, "Ana"),
+            text: text.into(),
+            sent_at: at,
+            status: DeliveryStatus::Sent,
+            quick_replies: vec![],
+            attachments: vec![],
+        }
+    }
+
+    #[test]
+    fn server_echo_replaces_pending_message_instead_of_duplicating() {
+        let mut t = Transcript::default();
+        t.add_pending("c1", "hello", 1000);
+        let mut echo = agent("42", "hello", 1500);
+        echo.author = Author::new(Role::Visitor);
+        echo.client_id = Some("c1".into());
+        assert_eq!(t.apply(echo), Applied::Updated);
+        assert_eq!(t.len(), 1);
+        let m = t.find("42").expect("found by server id");
+        assert_eq!(m.status, DeliveryStatus::Sent);
+        assert_eq!(m.sent_at, 1000, "keeps its place");
+        assert!(t.find("c1").is_some(), "still found by client id");
+    }
+
+    #[test]
+    fn duplicate_delivery_is_unchanged() {
+        let mut t = Transcript::default();
+        assert_eq!(t.apply(agent("1", "hi", 10)), Applied::Inserted);
+        assert_eq!(t.apply(agent("1", "hi", 10)), Applied::Unchanged);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn late_message_is_inserted_in_time_order() {
+        let mut t = Transcript::default();
+        t.apply(agent("1", "a", 10));
+        t.apply(agent("3", "c", 30));
+        t.apply(agent("2", "b", 20));
+        let texts: Vec<_> = t
+            .entries()
+            .iter()
+            .map(|e| e.message.text.as_str())
+            .collect();
+        assert_eq!(texts, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn status_never_goes_backwards_and_bumps_revision() {
+        let mut t = Transcript::default();
+        t.add_pending("c1", "x", 1);
+        assert_eq!(t.set_status("c1", DeliveryStatus::Read), Applied::Updated);
+        assert_eq!(t.set_status("c1", DeliveryStatus::Sent), Applied::Unchanged);
+        assert_eq!(t.entries()[0].revision, 1);
+        assert_eq!(
+            t.set_status("missing", DeliveryStatus::Read),
+            Applied::Unchanged
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! User-facing strings in English and Simplified Chinese.
+
+/// A supported UI language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locale {
+    /// English.
+    En,
+    /// Simplified Chinese.
+    ZhCn,
+}
+
+impl Locale {
+    /// Picks a locale from a BCP 47 tag (`zh`, `zh-CN`, `zh-Hans`, `en-GB`…); unknown tags are English.
+    pub fn from_tag(tag: &str) -> Locale {
+        let lower = tag.trim().to_ascii_lowercase();
+        if lower == "zh" || lower.starts_with("zh-") || lower.starts_with("zh_") {
+            Locale::ZhCn
+        } else {
+            Locale::En
+        }
+    }
+
+    /// The first supported language in the browser's preference list, else English.
+    pub fn from_preferences<'a>(tags: impl IntoIterator<Item = &'a str>) -> Locale {
+        tags.into_iter()
+            .map(str::trim)
+            .find(|t| {
+                let l = t.to_ascii_lowercase();
+                l.starts_with("en") || l.starts_with("zh")
+            })
+            .map(Locale::from_tag)
+            .unwrap_or(Locale::En)
+    }
+
+    /// The BCP 47 tag to put in `lang`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::ZhCn => "zh-CN",
+        }
+    }
+
+    /// The strings for this locale.
+    pub fn strings(self) -> &'static Strings {
+        match self {
+            Locale::En => &EN,
+            Locale::ZhCn => &ZH_CN,
+        }
+    }
+}
+
+/// Every fixed string the UI shows.
+#[derive(Debug)]
+pub struct Strings {
+    /// Default header title.
+    pub title: &'static str,
+    /// Launcher label when closed.
+    pub open_chat: &'static str,
+    /// Close button label.
+    pub close_chat: &'static str,
+    /// Composer placeholder.
+    pub placeholder: &'static str,
+    /// Send button label.
+    pub send: &'static str,
+    /// Composer label for screen readers.
+    pub message_input: &'static str,
+    /// Message list label.
+    pub conversation: &'static str,
+    /// Presence: online.
+    pub online: &'static str,
+    /// Presence: away.
+    pub away: &'static str,
+    /// Presence: offline.
+    pub offline: &'static str,
+    /// Banner: connecting.
+    pub connecting: &'static str,
+    /// Banner: reconnecting (seconds follow).
+    pub reconnecting_in: &'static str,
+    /// Banner: reconnecting now.
+    pub reconnecting_now: &'static str,
+    /// Banner: offline.
+    pub you_are_offline: &'static str,
+    /// Banner: conversation over.
+    pub conversation_ended: &'static str,
+    /// Button to start again.
+    pub start_new: &'static str,
+    /// Button to end the chat.
+    pub end_chat: &'static str,
+    /// Composer disabled while not connected; messages wait.
+    pub will_send_when_online: &'static str,
+    /// Composer disabled because of a configuration error.
+    pub unavailable: &'static str,
+    /// "is typing" suffix.
+    pub is_typing: &'static str,
+    /// An agent (no name known).
+    pub agent: &'static str,
+    /// Delivery: pending.
+    pub status_pending: &'static str,
+    /// Delivery: sent.
+    pub status_sent: &'static str,
+    /// Delivery: delivered.
+    pub status_delivered: &'static str,
+    /// Delivery: read.
+    pub status_read: &'static str,
+    /// Delivery: failed.
+    pub status_failed: &'static str,
+    /// Retry button.
+    pub retry: &'static str,
+    /// Date separator: today.
+    pub today: &'static str,
+    /// Date separator: yesterday.
+    pub yesterday: &'static str,
+    /// Unread badge label (count follows).
+    pub unread: &'static str,
+    /// New message announcement prefix.
+    pub new_message_from: &'static str,
+    /// Jump to latest button.
+    pub jump_to_latest: &'static str,
+    /// Demo mode badge.
+    pub demo_mode: &'static str,
+    /// You (visitor) label.
+    pub you: &'static str,
+}
+
+static EN: Strings = Strings {
+    title: "Chat with us",
+    open_chat: "Open chat",
+    close_chat: "Close chat",
+    placeholder: "Type a message…",
+    send: "Send",
+    message_input: "Message",
+    conversation: "Conversation",
+    online: "Online",
+    away: "Away",
+    offline: "Offline",
+    connecting: "Connecting…",
+    reconnecting_in: "Connection lost. Reconnecting in",
+    reconnecting_now: "Reconnecting…",
+    you_are_offline: "You are offline. Messages will be sent when you are back.",
+    conversation_ended: "This conversation has ended.",
+    start_new: "Start a new conversation",
+    end_chat: "End chat",
+    will_send_when_online: "Messages will be sent when the connection is back.",
+    unavailable: "Chat is unavailable",
+    is_typing: "is typing…",
+    agent: "Agent",
+    status_pending: "Sending…",
+    status_sent: "Sent",
+    status_delivered: "Delivered",
+    status_read: "Read",
+    status_failed: "Not sent",
+    retry: "Retry",
+    today: "Today",
+    yesterday: "Yesterday",
+    unread: "unread messages",
+    new_message_from: "New message from",
+    jump_to_latest: "Jump to latest",
+    demo_mode: "Demo mode",
+    you: "You",
+};
+
+static ZH_CN: Strings = Strings {
+    title: "在线咨询",
+    open_chat: "打开聊天",
+    close_chat: "关闭聊天",
+    placeholder: "输入消息…",
+    send: "发送",
+    message_input: "消息",
+    conversation: "对话",
+    online: "在线",
+    away: "离开",
+    offline: "离线",
+    connecting: "正在连接…",
+    reconnecting_in: "连接已断开，重新连接倒计时",
+    reconnecting_now: "正在重新连接…",
+    you_are_offline: "您已离线。恢复联网后将发送消息。",
+    conversation_ended: "对话已结束。",
+    start_new: "开始新的对话",
+    end_chat: "结束对话",
+    will_send_when_online: "连接恢复后将发送消息。",
+    unavailable: "聊天暂不可用",
+    is_typing: "正在输入…",
+    agent: "客服",
+    status_pending: "发送中…",
+    status_sent: "已发送",
+    status_delivered: "已送达",
+    status_read: "已读",
+    status_failed: "发送失败",
+    retry: "重试",
+    today: "今天",
+    yesterday: "昨天",
+    unread: "条未读消息",
+    new_message_from: "新消息来自",
+    jump_to_latest: "跳到最新",
+    demo_mode: "演示模式",
+    you: "您",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_chinese_for_any_zh_tag() {
+        for tag in ["zh", "zh-CN", "zh-Hans", "ZH_cn"] {
+            assert_eq!(Locale::from_tag(tag), Locale::ZhCn, "{tag}");
+        }
+        assert_eq!(Locale::from_tag("fr"), Locale::En);
+    }
+
+    #[test]
+    fn browser_preferences_take_the_first_supported() {
+        assert_eq!(
+            Locale::from_preferences(["de-DE", "zh-CN", "en"]),
+            Locale::ZhCn
+        );
+        assert_eq!(Locale::from_preferences(["de-DE", "fr"]), Locale::En);
+        assert_eq!(Locale::from_preferences(["en-GB", "zh"]), Locale::En);
+    }
+
+    #[test]
+    fn both_locales_fill_every_string() {
+        for locale in [Locale::En, Locale::ZhCn] {
+            let s = format!("{:?}", locale.strings());
+            assert!(!s.contains(": \"\""), "{locale:?} has an empty string");
+        }
+    }
+}

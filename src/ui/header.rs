@@ -1,0 +1,89 @@
+//! The window header: agent avatar, title, presence, end and close buttons.
+
+use super::{use_store, with_controller};
+use crate::core::{message::safe_url, ConnectionState, ConversationStatus, Presence};
+use leptos::prelude::*;
+
+/// Window header.
+#[component]
+pub fn Header() -> impl IntoView {
+    let store = use_store();
+    let agent = move || store.state.with(|s| s.agent.clone());
+    let title = move || {
+        store
+            .appearance
+            .with(|a| a.title.clone())
+            .unwrap_or_else(|| store.strings().title.to_string())
+    };
+    let presence = move || store.state.with(|s| s.presence);
+    let presence_label = move || {
+        let s = store.strings();
+        let who = agent()
+            .and_then(|a| a.name)
+            .unwrap_or_else(|| s.agent.to_string());
+        let status = match presence() {
+            Presence::Online => s.online,
+            Presence::Away => s.away,
+            Presence::Offline => s.offline,
+        };
+        format!("{who} · {status}")
+    };
+    let avatar = move || {
+        let a = agent();
+        let initial = a
+            .as_ref()
+            .and_then(|a| a.name.as_ref())
+            .and_then(|n| n.chars().next())
+            .map(|c| c.to_uppercase().to_string())
+            .unwrap_or_else(|| "?".into());
+        match a.and_then(|a| a.avatar_url).and_then(|u| safe_url(&u)) {
+            Some(url) => view! { <img class="cw-avatar" src=url alt="" /> }.into_any(),
+            None => {
+                view! { <span class="cw-avatar" aria-hidden="true">{initial}</span> }.into_any()
+            }
+        }
+    };
+    let can_end = move || {
+        store.state.with(|s| {
+            s.fatal.is_none()
+                && s.conversation != ConversationStatus::Ended
+                && s.connection != ConnectionState::Ended
+                && !s.transcript.is_empty()
+        })
+    };
+    view! {
+        <header class="cw-header">
+            <div class="cw-avatar-wrap">
+                {avatar}
+                <span
+                    class="cw-presence-dot"
+                    class:cw-online=move || presence() == Presence::Online
+                    class:cw-away=move || presence() == Presence::Away
+                    aria-hidden="true"
+                ></span>
+            </div>
+            <div class="cw-heading">
+                <h2 id="cw-title" class="cw-title">{title}</h2>
+                <p class="cw-presence">{presence_label}</p>
+            </div>
+            <Show when=move || store.appearance.with(|a| a.demo)>
+                <span class="cw-demo-badge">{move || store.strings().demo_mode}</span>
+            </Show>
+            <Show when=can_end>
+                <button type="button" class="cw-text-button" on:click=move |_| with_controller(|c| c.end_chat())>
+                    {move || store.strings().end_chat}
+                </button>
+            </Show>
+            <button
+                type="button"
+                class="cw-icon-button"
+                aria-label=move || store.strings().close_chat
+                on:click=move |_| crate::embed::close_and_refocus()
+            >
+                <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+                    <path d="M6 6l12 12M18 6L6 18" stroke="currentColor" stroke-width="2" stroke-linecap="round" fill="none" />
+                </svg>
+            </button>
+        </header>
+    }
+}

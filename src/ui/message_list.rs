@@ -1,0 +1,316 @@
+//! The conversation log: date separators, messages with delivery status, typing indicator,
+//! stick-to-bottom scrolling and a jump-to-latest button.
+
+use super::{use_store, with_controller};
+use crate::core::{AttachmentKind, ChatMessage, DeliveryStatus, Role};
+use crate::i18n::Strings;
+use crate::text::{segments, Segment};
+use leptos::html::Div;
+use leptos::prelude::*;
+
+/// Within this many pixels of the bottom, new messages keep the view pinned to the bottom.
+const STICK_THRESHOLD_PX: i32 = 128;
+
+/// One row of the log.
+#[derive(Clone, PartialEq)]
+enum Row {
+    Date { key: String, label: String },
+    Message { message: ChatMessage, revision: u32 },
+}
+
+impl Row {
+    fn key(&self) -> String {
+        match self {
+            Row::Date { key, .. } => format!("d:{key}"),
+            Row::Message { message, revision } => format!(
+                "m:{}:{revision}",
+                message.client_id.as_ref().unwrap_or(&message.id)
+            ),
+        }
+    }
+}
+
+fn day_key(ms: i64) -> String {
+    js_sys::Date::new(&(ms as f64).into())
+        .to_date_string()
+        .into()
+}
+
+fn day_label(ms: i64, locale_tag: &str, s: &Strings) -> String {
+    let now = crate::driver::now() as i64;
+    let key = day_key(ms);
+    if key == day_key(now) {
+        return s.today.to_string();
+    }
+    if key == day_key(now - 86_400_000) {
+        return s.yesterday.to_string();
+    }
+    js_sys::Date::new(&(ms as f64).into())
+        .to_locale_date_string(locale_tag, &js_sys::Object::new())
+        .into()
+}
+
+fn time_label(ms: i64, locale_tag: &str) -> String {
+    let opts = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&opts, &"hour".into(), &"2-digit".into());
+    let _ = js_sys::Reflect::set(&opts, &"minute".into(), &"2-digit".into());
+    js_sys::Date::new(&(ms as f64).into())
+        .to_locale_time_string_with_options(locale_tag, &opts)
+        .into()
+}
+
+/// The message log.
+#[component]
+pub fn MessageList() -> impl IntoView {
+    let store = use_store();
+    let log_ref = NodeRef::<Div>::new();
+    let at_bottom = RwSignal::new(true);
+
+    let rows = Memo::new(move |_| {
+        let tag = store.locale.get().tag();
+        let s = store.strings();
+        store.state.with(|st| {
+            let mut rows = Vec::with_capacity(st.transcript.len() + 4);
+            let mut last_day = String::new();
+            for e in st.transcript.entries() {
+                let day = day_key(e.message.sent_at);
+                if day != last_day {
+                    rows.push(Row::Date {
+                        key: day.clone(),
+                        label: day_label(e.message.sent_at, tag, s),
+                    });
+                    last_day = day;
+                }
+                rows.push(Row::Message {
+                    message: e.message.clone(),
+                    revision: e.revision,
+                });
+            }
+            rows
+        })
+    });
+
+    let scroll_to_bottom = move || {
+        if let Some(el) = log_ref.try_get_untracked().flatten() {
+            el.set_scroll_top(el.scroll_height());
+        }
+    };
+    // New content keeps the reader at the bottom if they were there; otherwise the view stays
+    // still and the jump button appears.
+    Effect::new(move |_| {
+        rows.track();
+        store.state.with(|s| s.typing.is_some());
+        if at_bottom.get_untracked() {
+            request_animation_frame(scroll_to_bottom);
+        }
+    });
+    Effect::new(move |_| {
+        if store.state.with(|s| s.is_open) {
+            at_bottom.set(true);
+            request_animation_frame(scroll_to_bottom);
+        }
+    });
+
+    let on_scroll = move |_| {
+        if let Some(el) = log_ref.try_get_untracked().flatten() {
+            at_bottom.set(
+                el.scroll_height() - el.scroll_top() - el.client_height() < STICK_THRESHOLD_PX,
+            );
+        }
+    };
+
+    let typing = move || {
+        store.state.with(|s| {
+            s.typing.as_ref().map(|(who, _)| {
+                who.name
+                    .clone()
+                    .unwrap_or_else(|| store.strings().agent.into())
+            })
+        })
+    };
+
+    view! {
+        <div class="cw-log-wrap">
+            <div
+                class="cw-log"
+                role="log"
+                aria-atomic="false"
+                aria-label=move || store.strings().conversation
+                tabindex="0"
+                node_ref=log_ref
+                on:scroll=on_scroll
+            >
+                <For each=move || rows.get() key=Row::key let(row)>
+                    {render_row(row)}
+                </For>
+                {move || {
+                    typing()
+                        .map(|name| {
+                            view! {
+                                <div class="cw-typing">
+                                    <span class="cw-typing-dots" aria-hidden="true">
+                                        <i></i>
+                                        <i></i>
+                                        <i></i>
+                                    </span>
+                                    <span>{format!("{name} {}", store.strings().is_typing)}</span>
+                                </div>
+                            }
+                        })
+                }}
+            </div>
+            <Show when=move || !at_bottom.get()>
+                <button
+                    type="button"
+                    class="cw-jump"
+                    on:click=move |_| {
+                        at_bottom.set(true);
+                        scroll_to_bottom();
+                    }
+                >
+                    {move || store.strings().jump_to_latest}
+                    " ↓"
+                </button>
+            </Show>
+        </div>
+    }
+}
+
+fn render_row(row: Row) -> AnyView {
+    match row {
+        Row::Date { label, .. } => view! {
+            <div class="cw-date" role="separator">
+                <span>{label}</span>
+            </div>
+        }
+        .into_any(),
+        Row::Message { message, .. } => view! { <MessageBubble message=message /> }.into_any(),
+    }
+}
+
+fn render_text(text: &str) -> Vec<AnyView> {
+    segments(text)
+        .into_iter()
+        .map(|seg| match seg {
+            Segment::Text(t) => view! { <span>{t}</span> }.into_any(),
+            Segment::Link(url) => view! {
+                <a href=url.clone() target="_blank" rel="noopener noreferrer nofollow">
+                    {url.clone()}
+                </a>
+            }
+            .into_any(),
+            Segment::Image(url) => view! {
+                <a href=url.clone() target="_blank" rel="noopener noreferrer nofollow" class="cw-image-link">
+                    <img class="cw-image" src=url.clone() alt="" loading="lazy" referrerpolicy="no-referrer" />
+                </a>
+            }
+            .into_any(),
+        })
+        .collect()
+}
+
+/// One message.
+#[component]
+fn MessageBubble(message: ChatMessage) -> impl IntoView {
+    let store = use_store();
+    let role = message.author.role;
+    let class = match role {
+        Role::Visitor => "cw-msg cw-msg-visitor",
+        Role::Agent | Role::Bot => "cw-msg cw-msg-agent",
+        Role::System => "cw-msg cw-msg-system",
+    };
+    let author = (role != Role::Visitor && role != Role::System).then(|| {
+        message
+            .author
+            .name
+            .clone()
+            .unwrap_or_else(|| store.strings().agent.to_string())
+    });
+    let status = message.status;
+    let client_id = message
+        .client_id
+        .clone()
+        .unwrap_or_else(|| message.id.clone());
+    let sent_at = message.sent_at;
+    let status_label = move || {
+        let s = store.strings();
+        match status {
+            DeliveryStatus::Pending => s.status_pending,
+            DeliveryStatus::Sent => s.status_sent,
+            DeliveryStatus::Delivered => s.status_delivered,
+            DeliveryStatus::Read => s.status_read,
+            DeliveryStatus::Failed => s.status_failed,
+        }
+    };
+    let quick_replies = message.quick_replies.clone();
+    let attachments: Vec<_> = message.attachments.clone();
+    view! {
+        <div
+            class=class
+            class:cw-failed=status == DeliveryStatus::Failed
+            class:cw-pending=status == DeliveryStatus::Pending
+            data-status=format!("{status:?}").to_lowercase()
+        >
+            {author.map(|a| view! { <div class="cw-author">{a}</div> })}
+            <div class="cw-bubble">
+                {render_text(&message.text)}
+                {attachments
+                    .into_iter()
+                    .map(|a| match a.kind {
+                        AttachmentKind::Image => view! {
+                            <img class="cw-image" src=a.url alt="" loading="lazy" referrerpolicy="no-referrer" />
+                        }
+                        .into_any(),
+                        AttachmentKind::File => view! {
+                            <a class="cw-file" href=a.url.clone() target="_blank" rel="noopener noreferrer nofollow">
+                                {a.url.rsplit('/').next().unwrap_or("file").to_string()}
+                            </a>
+                        }
+                        .into_any(),
+                    })
+                    .collect_view()}
+            </div>
+            <div class="cw-meta">
+                <time>{move || time_label(sent_at, store.locale.get().tag())}</time>
+                {(role == Role::Visitor).then(|| view! { <span class="cw-status">{status_label}</span> })}
+                {(status == DeliveryStatus::Failed)
+                    .then(|| {
+                        let id = client_id.clone();
+                        view! {
+                            <button
+                                type="button"
+                                class="cw-retry"
+                                on:click=move |_| with_controller(|c| c.retry(&id))
+                            >
+                                {move || store.strings().retry}
+                            </button>
+                        }
+                    })}
+            </div>
+            {(!quick_replies.is_empty())
+                .then(|| {
+                    view! {
+                        <div class="cw-quick-replies">
+                            {quick_replies
+                                .into_iter()
+                                .map(|reply| {
+                                    let text = reply.clone();
+                                    view! {
+                                        <button
+                                            type="button"
+                                            class="cw-quick-reply"
+                                            on:click=move |_| with_controller(|c| {
+                                                c.send(&text);
+                                            })
+                                        >
+                                            {reply}
+                                        </button>
+                                    }
+                                })
+                                .collect_view()}
+                        </div>
+                    }
+                })}
+        </div>
+    }
+}

@@ -1,0 +1,57 @@
+//! Leptos components: launcher, chat window, header, banner, message list, composer.
+
+mod banner;
+mod composer;
+mod header;
+mod launcher;
+mod message_list;
+mod window;
+
+use crate::driver::Controller;
+use crate::store::Store;
+use leptos::prelude::*;
+
+/// The controller, as stored in context (it is not `Send`, so it lives in local storage).
+pub type ControllerHandle = StoredValue<Controller, LocalStorage>;
+
+/// Reads the store from context.
+pub(crate) fn use_store() -> Store {
+    expect_context::<Store>()
+}
+
+/// Runs `f` with the controller from context.
+pub(crate) fn with_controller(f: impl FnOnce(&Controller)) {
+    if let Some(c) = use_context::<ControllerHandle>() {
+        c.with_value(f);
+    }
+}
+
+/// The whole widget: launcher, window and the live region.
+#[component]
+pub fn Widget(store: Store, controller: Controller) -> impl IntoView {
+    provide_context(store);
+    provide_context::<ControllerHandle>(StoredValue::new_local(controller));
+    let style = move || {
+        store.appearance.with(|a| {
+            a.accent_color
+                .as_ref()
+                .map(|c| format!("--cw-accent: {c};"))
+                .unwrap_or_default()
+        })
+    };
+    view! {
+        <div
+            class="cw"
+            class:cw-left=move || store.appearance.with(|a| a.left)
+            class:cw-open=move || store.state.with(|s| s.is_open)
+            lang=move || store.locale.get().tag()
+            style=style
+        >
+            <window::ChatWindow />
+            <launcher::Launcher />
+            <div class="cw-sr-only" aria-live="polite" aria-atomic="true">
+                {move || store.announcement.get()}
+            </div>
+        </div>
+    }
+}
