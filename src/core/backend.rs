@@ -23,7 +23,9 @@ pub enum SocketCommand {
     },
     /// Send one text frame on the open socket.
     Send(String),
-    /// Close the socket.
+    /// Close the socket. The core already treats it as closed: the driver reports no
+    /// `handle_close` for a socket the core closed itself, and drops anything a socket
+    /// replaced by a newer `Open` still delivers.
     Close {
         /// WebSocket close code.
         code: u16,

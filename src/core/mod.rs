@@ -5,10 +5,16 @@
 //! and the UI never know which backend they run.
 
 pub mod backend;
+pub mod backoff;
 pub mod demo;
 pub mod event;
+pub mod gms;
+pub mod io;
 pub mod message;
+pub mod outbox;
+pub mod push;
 pub mod transcript;
+pub mod url;
 
 pub use backend::{ChatBackend, HttpMethod, HttpRequest, RequestId, SocketCommand, VisitorProfile};
 pub use event::{ChatError, ChatEvent, ConnectionState, ConversationStatus, Presence};

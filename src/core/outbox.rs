@@ -1,0 +1,125 @@
+//! Visitor messages not yet confirmed by the server. They survive disconnects and page
+//! reloads (they are part of every backend's snapshot) and are sent again, in order, with the
+//! same client id, until the server confirms them.
+
+use serde::{Deserialize, Serialize};
+
+/// One message waiting for the server's confirmation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    /// The widget's id for the message (echo id).
+    pub client_id: String,
+    /// The text.
+    pub text: String,
+    /// Handed to the transport on the current connection (reset when it drops).
+    #[serde(skip)]
+    pub in_flight: bool,
+}
+
+/// Ordered unconfirmed messages.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outbox {
+    items: Vec<OutboxItem>,
+}
+
+impl Outbox {
+    /// Queues a message; a client id already queued is not queued twice.
+    pub fn push(&mut self, client_id: &str, text: &str) {
+        if !self.items.iter().any(|i| i.client_id == client_id) {
+            self.items.push(OutboxItem {
+                client_id: client_id.into(),
+                text: text.into(),
+                in_flight: false,
+            });
+        }
+    }
+
+    /// Messages not yet handed to the transport, marking them in flight.
+    pub fn take_unsent(&mut self) -> Vec<OutboxItem> {
+        self.items
+            .iter_mut()
+            .filter(|i| !i.in_flight)
+            .map(|i| {
+                i.in_flight = true;
+                i.clone()
+            })
+            .collect()
+    }
+
+    /// The connection dropped: everything in flight must be sent again.
+    pub fn requeue_in_flight(&mut self) {
+        for i in &mut self.items {
+            i.in_flight = false;
+        }
+    }
+
+    /// The server confirmed a message; returns it.
+    pub fn confirm(&mut self, client_id: &str) -> Option<OutboxItem> {
+        let at = self.items.iter().position(|i| i.client_id == client_id)?;
+        Some(self.items.remove(at))
+    }
+
+    /// The oldest in-flight message with this text (for servers that echo text but no id).
+    pub fn find_in_flight_by_text(&self, text: &str) -> Option<&OutboxItem> {
+        self.items.iter().find(|i| i.in_flight && i.text == text)
+    }
+
+    /// The oldest waiting message with this text, sent or not (after a reconnect, a server
+    /// transcript may show a message whose acknowledgement was lost).
+    pub fn find_by_text(&self, text: &str) -> Option<&OutboxItem> {
+        self.items.iter().find(|i| i.text == text)
+    }
+
+    /// Marks one message unsent again (its send failed and will be retried).
+    pub fn requeue(&mut self, client_id: &str) {
+        if let Some(i) = self.items.iter_mut().find(|i| i.client_id == client_id) {
+            i.in_flight = false;
+        }
+    }
+
+    /// Whether a client id is waiting.
+    pub fn contains(&self, client_id: &str) -> bool {
+        self.items.iter().any(|i| i.client_id == client_id)
+    }
+
+    /// Number of waiting messages.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_sent_once_per_connection_and_again_after_a_drop() {
+        let mut o = Outbox::default();
+        o.push("a", "one");
+        o.push("b", "two");
+        o.push("a", "one");
+        assert_eq!(o.take_unsent().len(), 2);
+        assert!(
+            o.take_unsent().is_empty(),
+            "not sent twice on one connection"
+        );
+        assert!(o.confirm("a").is_some());
+        o.requeue_in_flight();
+        let again: Vec<_> = o.take_unsent().into_iter().map(|i| i.client_id).collect();
+        assert_eq!(again, ["b"]);
+    }
+
+    #[test]
+    fn survives_a_snapshot_round_trip_as_unsent() {
+        let mut o = Outbox::default();
+        o.push("a", "one");
+        o.take_unsent();
+        let restored: Outbox = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        assert_eq!(restored.clone().take_unsent().len(), 1);
+    }
+}
