@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod push;
 pub mod transcript;
 pub mod url;
+pub mod voxsig;
 
 pub use backend::{ChatBackend, HttpMethod, HttpRequest, RequestId, SocketCommand, VisitorProfile};
 pub use event::{ChatError, ChatEvent, ConnectionState, ConversationStatus, Presence};
