@@ -155,7 +155,7 @@ static EN: Strings = Strings {
     unread: "unread messages",
     new_message_from: "New message from",
     jump_to_latest: "Jump to latest",
-    demo_mode: "Demo mode",
+    demo_mode: "Demo mode: a scripted conversation, no real agent.",
     you: "You",
 };
 
@@ -192,7 +192,7 @@ static ZH_CN: Strings = Strings {
     unread: "条未读消息",
     new_message_from: "新消息来自",
     jump_to_latest: "跳到最新",
-    demo_mode: "演示模式",
+    demo_mode: "演示模式：脚本对话，没有真实客服。",
     you: "您",
 };
 

@@ -186,7 +186,7 @@ async fn js_api_methods_and_events() {
         || {
             all_text(&root, ".cw-msg-agent .cw-bubble")
                 .iter()
-                .any(|t| t.contains("Thanks Lee"))
+                .any(|t| t.contains("Thanks Lee!"))
         },
         "reply with name",
     )

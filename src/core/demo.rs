@@ -58,7 +58,10 @@ impl DemoBackend {
 
     fn reply_to(&self, text: &str) -> (Vec<Step>, String) {
         let lower = text.to_lowercase();
-        let name = self.visitor_name.clone().unwrap_or_else(|| "there".into());
+        let greeting = match &self.visitor_name {
+            Some(name) => format!("Thanks {name}!"),
+            None => "Thanks!".to_string(),
+        };
         if lower.contains("bye") || lower.contains("end") {
             return (
                 vec![Step::End],
@@ -83,7 +86,7 @@ impl DemoBackend {
         (
             vec![],
             format!(
-                "Thanks {name}, you wrote: \"{}\". Try \"away\", \"back\" or \"bye\".",
+                "{greeting} You wrote: \"{}\". Try \"away\", \"back\" or \"bye\".",
                 text.trim()
             ),
         )

@@ -66,9 +66,6 @@ pub fn Header() -> impl IntoView {
                 <h2 id="cw-title" class="cw-title">{title}</h2>
                 <p class="cw-presence">{presence_label}</p>
             </div>
-            <Show when=move || store.appearance.with(|a| a.demo)>
-                <span class="cw-demo-badge">{move || store.strings().demo_mode}</span>
-            </Show>
             <Show when=can_end>
                 <button type="button" class="cw-text-button" on:click=move |_| with_controller(|c| c.end_chat())>
                     {move || store.strings().end_chat}

@@ -105,6 +105,9 @@ pub fn ChatWindow() -> impl IntoView {
             on:keydown=on_keydown
         >
             <Header />
+            <Show when=move || store.appearance.with(|a| a.demo)>
+                <p class="cw-demo-strip">{move || store.strings().demo_mode}</p>
+            </Show>
             <Banner />
             <MessageList />
             <Show
