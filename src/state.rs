@@ -157,14 +157,20 @@ impl ChatState {
         }
     }
 
+    /// Whether the conversation is over: ended, or resolved by the agent.
+    pub fn is_over(&self) -> bool {
+        matches!(
+            self.conversation,
+            ConversationStatus::Ended | ConversationStatus::Resolved
+        ) || self.connection == ConnectionState::Ended
+    }
+
     /// Why the visitor cannot type right now, if they cannot. Being disconnected is not a
     /// reason: messages typed then wait in the outbox.
     pub fn composer_blocked(&self) -> Option<ComposerBlock> {
         if self.fatal.is_some() {
             Some(ComposerBlock::Unavailable)
-        } else if self.conversation == ConversationStatus::Ended
-            || self.connection == ConnectionState::Ended
-        {
+        } else if self.is_over() {
             Some(ComposerBlock::Ended)
         } else {
             None

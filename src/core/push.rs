@@ -265,7 +265,7 @@ impl PushBackend {
         }
     }
 
-    fn on_publish(&mut self, data: Option<&Value>) {
+    fn on_publish(&mut self, data: Option<&Value>, now: Millis) {
         let Some(data) = data else { return };
         let channel = data.get("channel").and_then(Value::as_str);
         let Some(urn) = self.session.urn.clone() else {
@@ -302,7 +302,7 @@ impl PushBackend {
         let sent_at = payload
             .get("timestamp")
             .and_then(Value::as_i64)
-            .unwrap_or(0);
+            .unwrap_or(now as i64); // Push payloads carry no time: arrival time is the best there is.
         let message = ChatMessage {
             id,
             client_id: None,
@@ -335,7 +335,7 @@ impl PushBackend {
             .unwrap_or_default();
         let data = packet.get("data");
         match event {
-            "#publish" => self.on_publish(data),
+            "#publish" => self.on_publish(data, now),
             "#disconnect" => {
                 let code = data
                     .and_then(|d| d.get("code"))

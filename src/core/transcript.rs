@@ -6,6 +6,9 @@
 
 use super::message::{Author, ChatMessage, DeliveryStatus, Role};
 
+/// A message older than the newest by more than this is history and is placed by its time.
+pub const HISTORY_SLACK_MS: i64 = 60_000;
+
 /// A message and a revision counter that changes whenever the message does, so keyed list
 /// rendering knows to redraw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,10 +90,15 @@ impl Transcript {
         match self.position(&incoming.id, incoming.client_id.as_deref()) {
             Some(i) => self.merge(i, incoming),
             None => {
-                // Keep chronological order; equal times keep arrival order.
-                let at = self
-                    .entries
-                    .partition_point(|e| e.message.sent_at <= incoming.sent_at);
+                // Backends deliver in order and some clocks have only second resolution, so
+                // arrival order wins; only a clearly older message (history) is placed by time.
+                let last = self.entries.last().map_or(i64::MIN, |e| e.message.sent_at);
+                let at = if incoming.sent_at >= last.saturating_sub(HISTORY_SLACK_MS) {
+                    self.entries.len()
+                } else {
+                    self.entries
+                        .partition_point(|e| e.message.sent_at <= incoming.sent_at)
+                };
                 self.entries.insert(
                     at,
                     TranscriptEntry {
@@ -190,17 +198,19 @@ mod tests {
     }
 
     #[test]
-    fn late_message_is_inserted_in_time_order() {
+    fn history_is_placed_by_time_but_near_times_keep_arrival_order() {
         let mut t = Transcript::default();
-        t.apply(agent("1", "a", 10));
-        t.apply(agent("3", "c", 30));
-        t.apply(agent("2", "b", 20));
+        t.apply(agent("1", "a", 0));
+        t.apply(agent("3", "c", 600_000));
+        t.apply(agent("2", "b", 300_000));
+        // Second-resolution clocks: a reply stamped a little "before" the question stays after it.
+        t.apply(agent("4", "d", 599_500));
         let texts: Vec<_> = t
             .entries()
             .iter()
             .map(|e| e.message.text.as_str())
             .collect();
-        assert_eq!(texts, ["a", "b", "c"]);
+        assert_eq!(texts, ["a", "b", "c", "d"]);
     }
 
     #[test]

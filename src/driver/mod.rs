@@ -1,15 +1,18 @@
-//! The browser driver: the only code that touches timers (and, for network backends, the
-//! socket, fetch and storage). It runs the core's loop — input, then drain socket commands,
-//! HTTP requests and events, then arm the timer for the next deadline — and turns UI
-//! commands into core commands.
+//! The browser driver: the only code that touches the WebSocket, fetch, timers and
+//! localStorage. It runs the core's loop — input, then drain socket commands, HTTP requests and
+//! events, persist the snapshot, arm the timer for the next deadline — and turns UI commands
+//! into core commands.
 
-use crate::core::{ChatBackend, ChatEvent, Millis, VisitorProfile};
+pub mod transport;
+
+use crate::core::{ChatBackend, ChatEvent, DeliveryStatus, Millis, SocketCommand, VisitorProfile};
 use crate::state::Notice;
 use crate::store::Store;
 use leptos::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
+use transport::{LiveSocket, SocketSignal};
 
 /// The visitor stops "typing" after this long without a keystroke.
 const TYPING_IDLE: Millis = 4_000;
@@ -25,12 +28,36 @@ pub fn new_client_id() -> String {
     format!("cw-{:x}-{:x}", now(), random)
 }
 
+/// A random seed for a backend's reconnect jitter.
+pub fn random_seed() -> u64 {
+    (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64
+}
+
+/// Builds a backend, resuming from a saved snapshot when there is one.
+pub type BackendFactory = Rc<dyn Fn(Option<&str>) -> Box<dyn ChatBackend>>;
+
+/// How a controller runs its backend.
+pub struct DriverOptions {
+    /// Builds the backend.
+    pub factory: BackendFactory,
+    /// Where the session snapshot lives in localStorage; `None` keeps nothing (demo).
+    pub storage_key: Option<String>,
+    /// Start at once (demo, or a saved session to resume) instead of at the first open/send.
+    pub start_now: bool,
+    /// Hears about incoming messages and errors.
+    pub on_notice: Rc<dyn Fn(Notice)>,
+}
+
 struct Driver {
-    backend: Box<dyn ChatBackend>,
+    backend: Option<Box<dyn ChatBackend>>,
+    options: DriverOptions,
     store: Store,
+    visitor: VisitorProfile,
     timer: Option<TimeoutHandle>,
+    socket: Option<LiveSocket>,
+    generation: u64,
+    last_snapshot: String,
     visitor_typing_until: Option<Millis>,
-    on_notice: Rc<dyn Fn(Notice)>,
     stopped: bool,
 }
 
@@ -39,57 +66,186 @@ struct Driver {
 pub struct Controller(Rc<RefCell<Driver>>);
 
 impl Controller {
-    /// Wraps a backend; `on_notice` hears about incoming messages and errors.
-    pub fn new(backend: Box<dyn ChatBackend>, store: Store, on_notice: Rc<dyn Fn(Notice)>) -> Self {
+    /// A controller for `store`; call [`Controller::boot`] next.
+    pub fn new(options: DriverOptions, store: Store, visitor: VisitorProfile) -> Self {
         Controller(Rc::new(RefCell::new(Driver {
-            backend,
+            backend: None,
+            options,
             store,
+            visitor,
             timer: None,
+            socket: None,
+            generation: 0,
+            last_snapshot: String::new(),
             visitor_typing_until: None,
-            on_notice,
             stopped: false,
         })))
     }
 
-    /// Runs `f` on the backend, then drains its output.
+    /// Starts now if the options say so (demo, or a saved session exists).
+    pub fn boot(&self) {
+        let (start_now, saved) = {
+            let d = self.0.borrow();
+            (
+                d.options.start_now,
+                d.options.storage_key.as_deref().and_then(transport::load),
+            )
+        };
+        if start_now || saved.is_some() {
+            self.ensure_started();
+        }
+    }
+
+    /// Creates and starts the backend if that has not happened yet. Reading the snapshot here,
+    /// not at boot, lets a second tab pick up a conversation the first tab started since.
+    pub fn ensure_started(&self) {
+        {
+            let mut d = self.0.borrow_mut();
+            if d.backend.is_some() || d.stopped {
+                return;
+            }
+            let saved = d.options.storage_key.as_deref().and_then(transport::load);
+            let mut backend = (d.options.factory)(saved.as_deref());
+            let now = now();
+            backend.set_visitor(d.visitor.clone(), now);
+            backend.start(now);
+            d.backend = Some(backend);
+        }
+        self.pump();
+    }
+
+    /// Runs `f` on the backend (starting it first), then drains its output.
     fn with_backend(&self, f: impl FnOnce(&mut dyn ChatBackend, Millis)) {
+        self.ensure_started();
         {
             let Ok(mut d) = self.0.try_borrow_mut() else {
-                // Re-entered from a notice handler; the outer pump will drain.
-                web_log(&"chat widget: command re-entered while busy; ignored".into());
+                web_log("chat widget: command re-entered while busy; ignored");
                 return;
             };
             if d.stopped {
                 return;
             }
-            f(d.backend.as_mut(), now());
+            let Some(b) = d.backend.as_mut() else { return };
+            f(b.as_mut(), now());
         }
         self.pump();
     }
 
-    /// Drains the backend's output into the store and arms the next timer.
+    /// Drains the backend's output, executes it, persists the snapshot, arms the next timer.
     fn pump(&self) {
-        let (notices, on_notice) = {
-            let mut d = self.0.borrow_mut();
+        let (notices, on_notice, open) = {
+            let mut guard = self.0.borrow_mut();
+            let d = &mut *guard;
+            if d.stopped {
+                return;
+            }
+            let Some(backend) = d.backend.as_mut() else {
+                return;
+            };
             let now = now();
             let mut notices = Vec::new();
-            // Socket and HTTP output belong to network backends, which the socket and fetch
-            // transport executes; the demo backend produces neither.
-            while let Some(cmd) = d.backend.poll_socket() {
-                web_log(&format!("chat widget: no transport for socket command {cmd:?}").into());
+            let mut requests = Vec::new();
+            let mut socket_commands = Vec::new();
+            while let Some(cmd) = backend.poll_socket() {
+                socket_commands.push(cmd);
             }
-            while let Some(req) = d.backend.poll_http() {
-                web_log(&format!("chat widget: no transport for request {}", req.url).into());
+            while let Some(req) = backend.poll_http() {
+                requests.push(req);
             }
-            while let Some(event) = d.backend.poll_event() {
+            while let Some(event) = backend.poll_event() {
                 notices.extend(d.store.apply(event, now));
             }
-            self.arm_timer(&mut d, now);
-            (notices, d.on_notice.clone())
+            let snapshot = backend.snapshot();
+            if let Some(key) = &d.options.storage_key {
+                if snapshot != d.last_snapshot {
+                    transport::store(key, &snapshot);
+                    d.last_snapshot = snapshot;
+                }
+            }
+            for cmd in socket_commands {
+                self.execute(d, cmd);
+            }
+            for req in requests {
+                let me = self.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let (status, body) = transport::fetch(&req).await;
+                    me.with_backend(|b, now| b.handle_http_response(req.id, status, &body, now));
+                });
+            }
+            self.arm_timer(d, now);
+            (
+                notices,
+                d.options.on_notice.clone(),
+                d.store.state.with_untracked(|s| s.is_open),
+            )
         };
+        let incoming = notices
+            .iter()
+            .any(|n| matches!(n, Notice::IncomingMessage(_)));
         // Outside the borrow: a host-page listener may call straight back into the API.
         for n in notices {
             on_notice(n);
+        }
+        if incoming && open && page_visible() {
+            self.mark_read();
+        }
+    }
+
+    fn execute(&self, d: &mut Driver, cmd: SocketCommand) {
+        match cmd {
+            SocketCommand::Open { url, protocols } => {
+                if let Some(old) = d.socket.take() {
+                    old.close(1000, "");
+                }
+                d.generation += 1;
+                let me = self.clone();
+                match LiveSocket::open(&url, &protocols, d.generation, move |s| me.on_socket(s)) {
+                    Ok(s) => d.socket = Some(s),
+                    Err(e) => {
+                        web_sys::console::warn_2(&"chat widget: cannot open socket".into(), &e);
+                        // Reported like a failed connection, after this pump.
+                        let me = self.clone();
+                        let generation = d.generation;
+                        set_timeout(
+                            move || {
+                                me.on_socket(SocketSignal::Closed(generation, 1006, String::new()))
+                            },
+                            Duration::ZERO,
+                        );
+                    }
+                }
+            }
+            SocketCommand::Send(text) => {
+                if !d.socket.as_ref().is_some_and(|s| s.send(&text)) {
+                    web_log("chat widget: frame dropped, socket not open");
+                }
+            }
+            SocketCommand::Close { code, reason } => {
+                if let Some(s) = d.socket.take() {
+                    s.close(code, &reason);
+                }
+            }
+        }
+    }
+
+    fn on_socket(&self, signal: SocketSignal) {
+        let current = {
+            let d = self.0.borrow();
+            d.socket
+                .as_ref()
+                .map(LiveSocket::generation)
+                .unwrap_or(d.generation)
+        };
+        match signal {
+            SocketSignal::Open(g) if g == current => self.with_backend(|b, now| b.handle_open(now)),
+            SocketSignal::Text(g, text) if g == current => {
+                self.with_backend(|b, now| b.handle_text(&text, now))
+            }
+            SocketSignal::Closed(g, code, reason) if g == current => {
+                self.0.borrow_mut().socket = None;
+                self.with_backend(|b, now| b.handle_close(code, &reason, now));
+            }
+            _ => {} // From a socket that has been replaced.
         }
     }
 
@@ -101,14 +257,11 @@ impl Controller {
             .store
             .state
             .with_untracked(|s| s.typing.as_ref().map(|(_, until)| *until));
-        let deadline = [
-            d.backend.poll_timeout(),
-            d.visitor_typing_until,
-            typing_expiry,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let core = d.backend.as_ref().and_then(|b| b.poll_timeout());
+        let deadline = [core, d.visitor_typing_until, typing_expiry]
+            .into_iter()
+            .flatten()
+            .min();
         if let Some(at) = deadline {
             let me = self.clone();
             let delay = Duration::from_millis(at.saturating_sub(now));
@@ -136,29 +289,25 @@ impl Controller {
         });
     }
 
-    /// Starts the conversation.
-    pub fn start(&self, visitor: VisitorProfile) {
-        self.with_backend(|b, now| {
-            b.set_visitor(visitor, now);
-            b.start(now);
-        });
+    /// The browser came online or the tab became visible: reconnect now if down.
+    pub fn network_hint(&self, online: bool) {
+        if self.0.borrow().backend.is_some() {
+            self.with_backend(|b, now| b.handle_network_hint(online, now));
+        }
     }
 
     /// Sends a visitor message: shown at once as pending, then handed to the backend.
     pub fn send(&self, text: &str) -> Option<String> {
         let text = text.trim();
+        let store = self.0.borrow().store;
         if text.is_empty()
-            || self
-                .0
-                .borrow()
-                .store
+            || store
                 .state
                 .with_untracked(|s| s.composer_blocked().is_some())
         {
             return None;
         }
         let id = new_client_id();
-        let store = self.0.borrow().store;
         store.state.update(|s| {
             s.transcript.add_pending(&id, text, now() as i64);
         });
@@ -170,7 +319,7 @@ impl Controller {
         Some(id)
     }
 
-    /// Sends a failed message again with the same client id (the server de-duplicates on it).
+    /// Sends a failed message again with the same client id (servers de-duplicate on it).
     pub fn retry(&self, client_id: &str) {
         let store = self.0.borrow().store;
         let Some(text) = store
@@ -180,20 +329,22 @@ impl Controller {
             return;
         };
         store.state.update(|s| {
-            s.transcript
-                .set_status(client_id, crate::core::DeliveryStatus::Pending);
+            s.transcript.set_status(client_id, DeliveryStatus::Pending);
         });
         self.with_backend(|b, now| b.send_message(client_id, &text, now));
     }
 
     /// The visitor typed a key: report typing once, and stop after a pause.
     pub fn visitor_typed(&self) {
-        let started = {
+        let (started, running) = {
             let mut d = self.0.borrow_mut();
             let was_typing = d.visitor_typing_until.is_some();
             d.visitor_typing_until = Some(now() + TYPING_IDLE);
-            !was_typing
+            (!was_typing, d.backend.is_some())
         };
+        if !running {
+            return; // Typing alone does not start a conversation.
+        }
         if started {
             self.with_backend(|b, now| b.set_typing(true, now));
         } else {
@@ -203,12 +354,26 @@ impl Controller {
 
     /// The visitor has seen the conversation.
     pub fn mark_read(&self) {
-        self.with_backend(|b, now| b.mark_read(now));
+        if self.0.borrow().backend.is_some() {
+            self.with_backend(|b, now| b.mark_read(now));
+        }
     }
 
     /// Updates the visitor's name/email.
     pub fn set_visitor(&self, profile: VisitorProfile) {
-        self.with_backend(|b, now| b.set_visitor(profile, now));
+        let running = {
+            let mut d = self.0.borrow_mut();
+            if profile.name.is_some() {
+                d.visitor.name = profile.name.clone();
+            }
+            if profile.email.is_some() {
+                d.visitor.email = profile.email.clone();
+            }
+            d.backend.is_some()
+        };
+        if running {
+            self.with_backend(|b, now| b.set_visitor(profile, now));
+        }
     }
 
     /// Ends the conversation.
@@ -217,28 +382,38 @@ impl Controller {
     }
 
     /// Starts a new conversation after the last one ended.
-    pub fn start_new(&self, backend: Box<dyn ChatBackend>, visitor: VisitorProfile) {
+    pub fn start_new(&self) {
         {
             let mut d = self.0.borrow_mut();
             if let Some(t) = d.timer.take() {
                 t.clear();
             }
-            d.backend = backend;
-            let open = d.store.state.get_untracked().is_open;
+            if let Some(s) = d.socket.take() {
+                s.close(1000, "");
+            }
+            d.backend = None;
+            if let Some(key) = &d.options.storage_key {
+                transport::remove(key);
+            }
+            d.last_snapshot.clear();
+            let open = d.store.state.with_untracked(|s| s.is_open);
             d.store.state.update(|s| {
                 *s = crate::state::ChatState::default();
                 s.set_open(open);
             });
         }
-        self.start(visitor);
+        self.ensure_started();
     }
 
-    /// Stops all timers and ignores further input; used by `destroy`.
+    /// Stops timers, closes the socket and ignores further input; used by `destroy`.
     pub fn shutdown(&self) {
         let mut d = self.0.borrow_mut();
         d.stopped = true;
         if let Some(t) = d.timer.take() {
             t.clear();
+        }
+        if let Some(s) = d.socket.take() {
+            s.close(1000, "");
         }
     }
 
@@ -246,7 +421,7 @@ impl Controller {
     pub fn inject(&self, event: ChatEvent) {
         let (notice, on_notice) = {
             let d = self.0.borrow();
-            (d.store.apply(event, now()), d.on_notice.clone())
+            (d.store.apply(event, now()), d.options.on_notice.clone())
         };
         if let Some(n) = notice {
             on_notice(n);
@@ -254,7 +429,13 @@ impl Controller {
     }
 }
 
-/// Logs to the browser console.
-pub fn web_log(v: &wasm_bindgen::JsValue) {
-    web_sys::console::warn_1(v);
+fn page_visible() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
+}
+
+/// Logs a warning to the browser console.
+pub fn web_log(text: &str) {
+    web_sys::console::warn_1(&text.into());
 }

@@ -4,11 +4,16 @@
 
 mod api;
 mod events;
+mod hints;
 mod settings;
 
 use crate::config::{self, BackendConfig, WidgetConfig};
+use crate::core::demo::DemoBackend;
+use crate::core::gms::GmsBackend;
+use crate::core::push::PushBackend;
+use crate::core::voxsig::VoxsigBackend;
 use crate::core::{ChatBackend, ChatError, ChatEvent, VisitorProfile};
-use crate::driver::Controller;
+use crate::driver::{random_seed, BackendFactory, Controller, DriverOptions};
 use crate::i18n::Locale;
 use crate::state::Notice;
 use crate::store::{Appearance, Store};
@@ -37,7 +42,7 @@ struct Mounted {
     _view: Box<dyn Any>,
     controller: Controller,
     store: Store,
-    config: Option<WidgetConfig>,
+    listeners: Vec<hints::Listener>,
 }
 
 thread_local! {
@@ -88,8 +93,20 @@ pub fn boot() -> Result<(), JsValue> {
     };
     let store = Store::new(locale, appearance);
     let on_notice: Rc<dyn Fn(Notice)> = Rc::new(events::notify_host);
-    let backend = parsed.as_ref().ok().and_then(|c| make_backend(c).ok());
-    let controller = Controller::new(backend.unwrap_or_else(|| Box::new(Inert)), store, on_notice);
+    let visitor = parsed
+        .as_ref()
+        .map(|c| c.visitor.clone())
+        .unwrap_or_default();
+    let options = match &parsed {
+        Ok(c) => driver_options(c, on_notice),
+        Err(_) => DriverOptions {
+            factory: Rc::new(|_: Option<&str>| -> Box<dyn ChatBackend> { Box::new(Inert) }),
+            storage_key: None,
+            start_now: false,
+            on_notice,
+        },
+    };
+    let controller = Controller::new(options, store, visitor);
 
     let document = window().document().ok_or("no document")?;
     let host = document.create_element(HOST_TAG)?;
@@ -116,16 +133,19 @@ pub fn boot() -> Result<(), JsValue> {
             _view: Box::new(view),
             controller: controller.clone(),
             store,
-            config: parsed.as_ref().ok().cloned(),
+            listeners: Vec::new(),
         })
     });
 
+    let listeners = hints::listen(controller.clone());
+    MOUNTED.with(|m| {
+        if let Some(m) = m.borrow_mut().as_mut() {
+            m.listeners = listeners;
+        }
+    });
     match &parsed {
         Ok(c) => {
-            match make_backend(c) {
-                Ok(_) => controller.start(c.visitor.clone()),
-                Err(e) => controller.inject(ChatEvent::Error(e)),
-            }
+            controller.boot();
             if c.open_on_load {
                 set_open(true);
             }
@@ -152,17 +172,51 @@ fn raw_backend_name(c: Option<&WidgetConfig>) -> &'static str {
     }
 }
 
-/// Builds the backend for a config.
-fn make_backend(c: &WidgetConfig) -> Result<Box<dyn ChatBackend>, ChatError> {
-    match &c.backend {
-        BackendConfig::Demo => Ok(Box::new(crate::core::demo::DemoBackend::new(0))),
-        other => Err(ChatError::Config(format!(
-            "backend \"{}\" is not available in this build yet",
-            raw_backend_name(Some(&WidgetConfig {
-                backend: other.clone(),
-                ..c.clone()
-            }))
-        ))),
+/// How the driver builds and keeps the backend for a config.
+fn driver_options(c: &WidgetConfig, on_notice: Rc<dyn Fn(Notice)>) -> DriverOptions {
+    let (factory, storage_key): (BackendFactory, Option<String>) = match &c.backend {
+        BackendConfig::Demo => (
+            Rc::new(|_: Option<&str>| -> Box<dyn ChatBackend> { Box::new(DemoBackend::new(0)) }),
+            None,
+        ),
+        BackendConfig::Voxsig(v) => {
+            let key = format!("chat-widget:voxsig:{}:{}", v.base_url, v.inbox_identifier);
+            let v = v.clone();
+            (
+                Rc::new(move |snap: Option<&str>| -> Box<dyn ChatBackend> {
+                    Box::new(VoxsigBackend::new(&v, random_seed(), snap))
+                }),
+                Some(key),
+            )
+        }
+        BackendConfig::Gms(g) => {
+            let key = format!("chat-widget:gms:{}:{}", g.cometd_url, g.service);
+            let g = g.clone();
+            (
+                Rc::new(move |snap: Option<&str>| -> Box<dyn ChatBackend> {
+                    Box::new(GmsBackend::new(&g, random_seed(), snap))
+                }),
+                Some(key),
+            )
+        }
+        BackendConfig::Push(p) => {
+            let key = format!("chat-widget:push:{}:{}", p.host, p.channel_uuid);
+            let p = p.clone();
+            (
+                Rc::new(move |snap: Option<&str>| -> Box<dyn ChatBackend> {
+                    Box::new(PushBackend::new(&p, random_seed(), snap))
+                }),
+                Some(key),
+            )
+        }
+    };
+    // The demo starts at once; a network backend waits for the visitor (first open or send)
+    // unless a saved conversation is there to resume.
+    DriverOptions {
+        factory,
+        storage_key,
+        start_now: c.backend == BackendConfig::Demo,
+        on_notice,
     }
 }
 
@@ -171,6 +225,7 @@ pub fn destroy() {
     let mounted = MOUNTED.with(|m| m.borrow_mut().take());
     if let Some(m) = mounted {
         m.controller.shutdown();
+        drop(m.listeners);
         drop(m._view);
         m.host.remove();
     }
@@ -190,6 +245,7 @@ pub fn set_open(open: bool) {
     }
     store.state.update(|s| s.set_open(open));
     if open {
+        controller.ensure_started();
         controller.mark_read();
     }
     dispatch(
@@ -220,14 +276,8 @@ pub fn close_and_refocus() {
 
 /// Starts a fresh conversation with the same configuration.
 pub fn start_new_conversation() {
-    let Some((controller, config)) = with_mounted(|m| (m.controller.clone(), m.config.clone()))
-    else {
-        return;
-    };
-    if let Some(c) = config {
-        if let Ok(b) = make_backend(&c) {
-            controller.start_new(b, c.visitor.clone());
-        }
+    if let Some(controller) = with_mounted(|m| m.controller.clone()) {
+        controller.start_new();
     }
 }
 

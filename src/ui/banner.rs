@@ -2,7 +2,7 @@
 //! configuration problem.
 
 use super::use_store;
-use crate::core::{ConnectionState, ConversationStatus};
+use crate::core::ConnectionState;
 use crate::driver::now;
 use leptos::prelude::*;
 use std::time::Duration;
@@ -37,7 +37,7 @@ pub fn Banner() -> impl IntoView {
             if let Some(err) = &st.fatal {
                 return Some(("cw-banner-error", format!("{}: {err}", s.unavailable)));
             }
-            if st.conversation == ConversationStatus::Ended {
+            if st.is_over() {
                 return None; // The ended panel says it.
             }
             match st.connection {

@@ -1,7 +1,7 @@
 //! The window header: agent avatar, title, presence, end and close buttons.
 
 use super::{use_store, with_controller};
-use crate::core::{message::safe_url, ConnectionState, ConversationStatus, Presence};
+use crate::core::{message::safe_url, Presence};
 use leptos::prelude::*;
 
 /// Window header.
@@ -44,12 +44,9 @@ pub fn Header() -> impl IntoView {
         }
     };
     let can_end = move || {
-        store.state.with(|s| {
-            s.fatal.is_none()
-                && s.conversation != ConversationStatus::Ended
-                && s.connection != ConnectionState::Ended
-                && !s.transcript.is_empty()
-        })
+        store
+            .state
+            .with(|s| s.fatal.is_none() && !s.is_over() && !s.transcript.is_empty())
     };
     view! {
         <header class="cw-header">

@@ -219,12 +219,12 @@ fn MessageBubble(message: ChatMessage) -> impl IntoView {
         Role::Agent | Role::Bot => "cw-msg cw-msg-agent",
         Role::System => "cw-msg cw-msg-system",
     };
-    let author = (role != Role::Visitor && role != Role::System).then(|| {
-        message
-            .author
-            .name
-            .clone()
-            .unwrap_or_else(|| store.strings().agent.to_string())
+    let name = message.author.name.clone();
+    let author = (role != Role::Visitor && role != Role::System).then(move || {
+        move || {
+            name.clone()
+                .unwrap_or_else(|| store.strings().agent.to_string())
+        }
     });
     let status = message.status;
     let client_id = message

@@ -5,7 +5,6 @@ use super::composer::Composer;
 use super::header::Header;
 use super::message_list::MessageList;
 use super::use_store;
-use crate::core::{ConnectionState, ConversationStatus};
 use leptos::html::Div;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -54,13 +53,7 @@ pub fn ChatWindow() -> impl IntoView {
     let store = use_store();
     let dialog_ref = NodeRef::<Div>::new();
     let open = move || store.state.with(|s| s.is_open);
-    let ended = move || {
-        store.state.with(|s| {
-            s.fatal.is_none()
-                && (s.conversation == ConversationStatus::Ended
-                    || s.connection == ConnectionState::Ended)
-        })
-    };
+    let ended = move || store.state.with(|s| s.fatal.is_none() && s.is_over());
 
     // Focus the composer when the window opens.
     Effect::new(move |_| {

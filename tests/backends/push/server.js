@@ -32,8 +32,19 @@ server.on("upgrade", (req, socket, head) => {
   scUpgradeListeners.forEach((listener) => listener.call(server, req, socket, head));
 });
 
+// SocketCluster delivers only to live subscribers; like a mailbox, this server keeps what the
+// agent writes while nobody is subscribed to a urn and delivers it on the next subscribe.
+const mailbox = new Map(); // urn -> payloads waiting
+const subscribers = (urn) => Object.values(sc.clients).filter((s) => s.channelSubscriptions && s.channelSubscriptions[urn]).length;
+
 function publish(urn, text, extra = {}) {
-  sc.exchange.publish(urn, { to: urn, from: "agent", text, quick_replies: [], ...extra });
+  const payload = { to: urn, from: "agent", text, quick_replies: [], ...extra };
+  if (subscribers(urn) === 0) {
+    if (!mailbox.has(urn)) mailbox.set(urn, []);
+    mailbox.get(urn).push(payload);
+    return;
+  }
+  sc.exchange.publish(urn, payload);
 }
 
 sc.on("connection", (socket) => {
@@ -45,6 +56,10 @@ sc.on("connection", (socket) => {
     if (respond) respond(JSON.stringify({ urn }));
   });
   socket.on("subscribe", (urn) => {
+    const waiting = mailbox.get(urn) || [];
+    mailbox.delete(urn);
+    // After the subscription is confirmed to the client, in order.
+    setImmediate(() => waiting.forEach((p) => sc.exchange.publish(urn, p)));
     const user = users.get(urn);
     if (user && !user.greeted) {
       user.greeted = true;

@@ -121,6 +121,8 @@ module Agent
 
   def reply(conv, visitor_message)
     later do
+      # A brand-new conversation hears the greeting first.
+      sleep AGENT_DELAY * 2 unless conv[:assigned]
       # The agent reads the visitor's message, then answers.
       visitor_message[:status] = "read"
       broadcast(conv, "message.updated", Payloads.message(visitor_message))

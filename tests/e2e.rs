@@ -1,0 +1,387 @@
+//! End to end in headless Chromium against the local reference backends (scripts/backends,
+//! started by scripts/test): the widget is mounted through the host-page entry point and every
+//! check is made on the DOM and on what the server says it received (control API).
+#![cfg(target_arch = "wasm32")]
+
+use chat_widget::embed;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{HtmlElement, ShadowRoot};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[derive(Clone, Copy, PartialEq)]
+enum Backend {
+    Voxsig,
+    Gms,
+    Push,
+}
+
+impl Backend {
+    fn port(self) -> u16 {
+        match self {
+            Backend::Voxsig => 3101,
+            Backend::Gms => 3102,
+            Backend::Push => 3103,
+        }
+    }
+
+    fn settings(self) -> &'static str {
+        match self {
+            Backend::Voxsig => "{ backend: 'voxsig', locale: 'en', voxsigUrl: 'http://127.0.0.1:3101', voxsigInbox: 'demo-inbox' }",
+            Backend::Gms => "{ backend: 'gms', locale: 'en', gmsUrl: 'http://127.0.0.1:3102/genesys/cometd', gmsService: 'customer-support' }",
+            Backend::Push => "{ backend: 'push', locale: 'en', pushHost: 'http://127.0.0.1:3103', pushChannelUuid: 'cf3d62bc', pushHostApi: 'https://new.push.al' }",
+        }
+    }
+
+    /// The text field the server's received log uses.
+    fn received_text(self) -> &'static str {
+        match self {
+            Backend::Voxsig => "content",
+            Backend::Gms | Backend::Push => "text",
+        }
+    }
+}
+
+async fn eval_async(js: &str) -> wasm_bindgen::JsValue {
+    let promise: js_sys::Promise = js_sys::eval(js).expect("js").unchecked_into();
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .expect("promise")
+}
+
+async fn control(b: Backend, path: &str, body: &str) {
+    eval_async(&format!(
+        "fetch('http://127.0.0.1:{}/_control{path}', {{ method: 'POST', headers: {{'content-type': 'application/json'}}, body: JSON.stringify({body}) }}).then(r => r.text())",
+        b.port()
+    ))
+    .await;
+}
+
+/// How many times the server received exactly `text`.
+async fn received(b: Backend, text: &str) -> u32 {
+    let js = format!(
+        "fetch('http://127.0.0.1:{}/_control/received').then(r => r.json()).then(l => l.filter(x => x.{} === {}).length)",
+        b.port(),
+        b.received_text(),
+        serde_json::to_string(text).unwrap()
+    );
+    eval_async(&js).await.as_f64().unwrap_or(-1.0) as u32
+}
+
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+    leptos::task::tick().await;
+}
+
+async fn wait_for(mut cond: impl FnMut() -> bool, ms: i32, what: &str) {
+    for _ in 0..(ms / 50) {
+        if cond() {
+            return;
+        }
+        sleep(50).await;
+    }
+    panic!("timed out after {ms} ms waiting for {what}");
+}
+
+fn root() -> ShadowRoot {
+    let doc = web_sys::window().unwrap().document().unwrap();
+    doc.query_selector(embed::HOST_TAG)
+        .unwrap()
+        .expect("mounted")
+        .shadow_root()
+        .unwrap()
+}
+
+fn texts(selector: &str) -> Vec<String> {
+    let list = root().query_selector_all(selector).unwrap();
+    (0..list.length())
+        .filter_map(|i| list.item(i))
+        .filter_map(|n| n.text_content())
+        .collect()
+}
+
+fn has(selector: &str) -> bool {
+    root().query_selector(selector).unwrap().is_some()
+}
+
+fn count(texts: &[String], wanted: &str) -> usize {
+    texts.iter().filter(|t| t.as_str() == wanted).count()
+}
+
+/// Boots the widget as a host page would; `fresh` forgets any saved session first.
+async fn boot(b: Backend, fresh: bool) {
+    embed::destroy();
+    if fresh {
+        js_sys::eval("localStorage.clear()").unwrap();
+    }
+    js_sys::eval(&format!(
+        "window.ChatWidgetSettings = {}; window.ChatWidget = {{ q: [] }};",
+        b.settings()
+    ))
+    .unwrap();
+    embed::boot().expect("boot");
+    leptos::task::tick().await;
+}
+
+fn unique(label: &str) -> String {
+    format!(
+        "{label} {}",
+        js_sys::Math::random().to_bits() % 1_000_000_007
+    )
+}
+
+async fn send(text: &str) {
+    js_sys::eval(&format!(
+        "ChatWidget.sendMessage({})",
+        serde_json::to_string(text).unwrap()
+    ))
+    .unwrap();
+    leptos::task::tick().await;
+}
+
+/// Opens a fresh conversation and waits for the agent's greeting.
+async fn start_conversation(b: Backend) -> String {
+    boot(b, true).await;
+    js_sys::eval("ChatWidget.open()").unwrap();
+    let first = unique("hello");
+    send(&first).await;
+    let reply = format!("You said: {first}");
+    wait_for(
+        || count(&texts(".cw-msg-agent .cw-bubble"), &reply) == 1,
+        15_000,
+        "the agent's reply",
+    )
+    .await;
+    first
+}
+
+async fn conversation_happy_path(b: Backend) {
+    let first = start_conversation(b).await;
+    assert_eq!(
+        received(b, &first).await,
+        1,
+        "the server received it exactly once"
+    );
+    assert_eq!(count(&texts(".cw-msg-visitor .cw-bubble"), &first), 1);
+    if b != Backend::Push {
+        // Push has neither typing nor presence events.
+        control(b, "/agent/typing", "{on: true}").await;
+        wait_for(|| has(".cw-typing"), 5_000, "agent typing").await;
+        control(b, "/agent/say", "{text: 'typed this'}").await;
+        wait_for(
+            || count(&texts(".cw-msg-agent .cw-bubble"), "typed this") == 1,
+            5_000,
+            "message after typing",
+        )
+        .await;
+        wait_for(
+            || !has(".cw-typing"),
+            5_000,
+            "typing cleared by the message",
+        )
+        .await;
+        let (status, label) = if b == Backend::Voxsig {
+            ("away", "Away")
+        } else {
+            ("offline", "Offline")
+        };
+        control(b, "/agent/presence", &format!("{{status: '{status}'}}")).await;
+        if b == Backend::Voxsig {
+            // Voxsig sends presence.update in answer to update_presence: ask now.
+            js_sys::eval("window.dispatchEvent(new Event('online'))").unwrap();
+        }
+        wait_for(
+            || texts(".cw-presence").iter().any(|t| t.contains(label)),
+            40_000,
+            "presence in the header",
+        )
+        .await;
+        control(b, "/agent/presence", "{status: 'online'}").await;
+    }
+    embed::destroy();
+}
+
+async fn twenty_messages_across_a_drop(b: Backend) {
+    start_conversation(b).await;
+    control(b, "/drop", "{}").await;
+    let burst: Vec<String> = (0..20).map(|i| format!("burst {i:02}")).collect();
+    for text in &burst {
+        control(b, "/agent/say", &format!("{{text: '{text}'}}")).await;
+    }
+    wait_for(
+        || {
+            let shown = texts(".cw-msg-agent .cw-bubble");
+            burst.iter().all(|t| count(&shown, t) == 1)
+        },
+        40_000,
+        "all 20 after reconnect",
+    )
+    .await;
+    let shown: Vec<String> = texts(".cw-msg-agent .cw-bubble")
+        .into_iter()
+        .filter(|t| t.starts_with("burst "))
+        .collect();
+    assert_eq!(shown, burst, "all 20, once each, in order");
+    embed::destroy();
+}
+
+async fn five_messages_while_refused(b: Backend) {
+    start_conversation(b).await;
+    control(b, "/refuse", "{seconds: 4}").await;
+    control(b, "/drop", "{}").await;
+    sleep(300).await;
+    let mine: Vec<String> = (0..5).map(|i| unique(&format!("offline {i}"))).collect();
+    for text in &mine {
+        send(text).await;
+    }
+    for text in &mine {
+        let t = text.clone();
+        let mut tries = 0;
+        while received(b, &t).await == 0 {
+            tries += 1;
+            assert!(tries < 400, "{t} never reached the server");
+            sleep(100).await;
+        }
+    }
+    sleep(1_500).await;
+    for text in &mine {
+        assert_eq!(received(b, text).await, 1, "{text} arrived exactly once");
+        assert_eq!(
+            count(&texts(".cw-msg-visitor .cw-bubble"), text),
+            1,
+            "{text} shown once"
+        );
+    }
+    wait_for(
+        || !has(".cw-msg-visitor[data-status='pending']"),
+        10_000,
+        "no message left pending",
+    )
+    .await;
+    embed::destroy();
+}
+
+async fn reload_resumes(b: Backend) {
+    let first = start_conversation(b).await;
+    let before = texts(".cw-bubble");
+    // A reload: the page's widget goes away and boots again from the saved session.
+    boot(b, false).await;
+    js_sys::eval("ChatWidget.open()").unwrap();
+    let reply = format!("You said: {first}");
+    wait_for(
+        || count(&texts(".cw-msg-agent .cw-bubble"), &reply) == 1,
+        15_000,
+        "the transcript after reload",
+    )
+    .await;
+    sleep(500).await;
+    let after = texts(".cw-bubble");
+    for t in &before {
+        assert_eq!(
+            count(&after, t),
+            count(&before, t),
+            "\"{t}\" once after reload, as before"
+        );
+    }
+    let second = unique("after reload");
+    send(&second).await;
+    wait_for(
+        || {
+            count(
+                &texts(".cw-msg-agent .cw-bubble"),
+                &format!("You said: {second}"),
+            ) == 1
+        },
+        15_000,
+        "same conversation answers",
+    )
+    .await;
+    assert_eq!(received(b, &first).await, 1);
+    embed::destroy();
+}
+
+async fn end_of_conversation(b: Backend) {
+    start_conversation(b).await;
+    if b == Backend::Push {
+        // Push has no end event: the visitor ends it.
+        let button: HtmlElement = root()
+            .query_selector(".cw-text-button")
+            .unwrap()
+            .expect("End chat")
+            .unchecked_into();
+        button.click();
+    } else {
+        control(b, "/agent/end", "{}").await;
+    }
+    wait_for(|| has(".cw-ended"), 10_000, "the ended state").await;
+    assert!(!has(".cw-input"), "no composer once ended");
+    let restart: HtmlElement = root()
+        .query_selector(".cw-ended .cw-primary")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    restart.click();
+    leptos::task::tick().await;
+    assert!(has(".cw-input"), "a new conversation can start");
+    let fresh = unique("new conversation");
+    send(&fresh).await;
+    wait_for(
+        || {
+            count(
+                &texts(".cw-msg-agent .cw-bubble"),
+                &format!("You said: {fresh}"),
+            ) == 1
+        },
+        15_000,
+        "reply in the new conversation",
+    )
+    .await;
+    embed::destroy();
+}
+
+macro_rules! e2e {
+    ($($name:ident => $backend:expr),* $(,)?) => {
+        mod voxsig_gms_push {
+            use super::*;
+            $(
+                #[wasm_bindgen_test]
+                async fn $name() {
+                    let (scenario, backend) = $backend;
+                    match scenario {
+                        "happy" => conversation_happy_path(backend).await,
+                        "drop" => twenty_messages_across_a_drop(backend).await,
+                        "refuse" => five_messages_while_refused(backend).await,
+                        "reload" => reload_resumes(backend).await,
+                        "end" => end_of_conversation(backend).await,
+                        other => panic!("unknown scenario {other}"),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+e2e! {
+    voxsig_conversation => ("happy", Backend::Voxsig),
+    voxsig_twenty_across_drop => ("drop", Backend::Voxsig),
+    voxsig_five_while_refused => ("refuse", Backend::Voxsig),
+    voxsig_reload => ("reload", Backend::Voxsig),
+    voxsig_end => ("end", Backend::Voxsig),
+    gms_conversation => ("happy", Backend::Gms),
+    gms_twenty_across_drop => ("drop", Backend::Gms),
+    gms_five_while_refused => ("refuse", Backend::Gms),
+    gms_reload => ("reload", Backend::Gms),
+    gms_end => ("end", Backend::Gms),
+    push_conversation => ("happy", Backend::Push),
+    push_twenty_across_drop => ("drop", Backend::Push),
+    push_five_while_refused => ("refuse", Backend::Push),
+    push_reload => ("reload", Backend::Push),
+    push_end => ("end", Backend::Push),
+}
