@@ -1,0 +1,96 @@
+// The widget as a website gets it: dist/ served by a static server, a host page with a hostile
+// stylesheet and the two-tag snippet pointed at the local Voxsig reference backend. A short
+// conversation, then axe-core inside the shadow root (no serious or critical violations), and
+// a screenshot of the open widget in test-output/.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import { readFile, mkdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const dist = path.join(root, "dist");
+const out = path.join(root, "test-output");
+const voxsig = `http://127.0.0.1:${process.env.VOXSIG_PORT || 3101}`;
+
+const hostPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Hostile host page</title>
+<link rel="icon" href="data:,">
+<style>
+  * { all: unset !important; }
+  div, section, button, chat-widget-root { display: none !important; visibility: hidden !important; }
+  [data-chat-widget] { opacity: 0 !important; transform: scale(0) !important; }
+  body { font-size: 40px !important; }
+</style></head>
+<body><p>A website whose CSS tries to break everything.</p>
+<script>window.ChatWidget = window.ChatWidget || { q: [] };</script>
+<script async src="chat-widget.js" data-backend="voxsig" data-voxsig-url="${voxsig}" data-voxsig-inbox="demo-inbox" data-locale="en"></script>
+</body></html>`;
+
+const types = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
+function serve() {
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, "http://x");
+    if (url.pathname === "/" || url.pathname === "/hostile.html") {
+      res.writeHead(200, { "content-type": "text/html" });
+      return res.end(hostPage);
+    }
+    const file = path.join(dist, path.normalize(url.pathname).replace(/^(\.\.[/\\])+/, ""));
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { "content-type": types[path.extname(file)] || "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+test("embedded from dist/ on a hostile page: converses, passes axe, looks right", async () => {
+  const server = await serve();
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${base}/hostile.html`);
+    const launcher = page.locator("chat-widget-root .cw-launcher");
+    await launcher.waitFor({ state: "visible", timeout: 15000 });
+    const box = await launcher.boundingBox();
+    assert.ok(box && box.width >= 40 && box.x + box.width <= 1100, `launcher visible on screen: ${JSON.stringify(box)}`);
+
+    await launcher.click();
+    const input = page.locator("chat-widget-root .cw-input");
+    await input.fill("Hi, is my order on its way?");
+    await page.keyboard.press("Enter");
+    await page.locator("chat-widget-root .cw-msg-agent", { hasText: "You said: Hi, is my order on its way?" }).waitFor({ timeout: 15000 });
+    await page.locator("chat-widget-root .cw-msg-visitor[data-status='read']").waitFor({ timeout: 15000 });
+
+    await page.addScriptTag({ path: path.join(root, "tools/node_modules/axe-core/axe.min.js") });
+    for (const colorScheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme });
+      const results = await page.evaluate(async () =>
+        window.axe.run({ include: [{ fromShadowDom: ["chat-widget-root", ".cw"] }] }, { resultTypes: ["violations"] }));
+      const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+      for (const v of bad) for (const n of v.nodes) console.error(colorScheme, v.id, JSON.stringify(n.target), n.failureSummary);
+      assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), [], `no serious or critical axe violations (${colorScheme})`);
+    }
+    await page.emulateMedia({ colorScheme: "light" });
+
+    await mkdir(out, { recursive: true });
+    await page.screenshot({ path: path.join(out, "embed-hostile-page-open.png") });
+    assert.deepEqual(errors, [], "no page errors");
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
