@@ -119,13 +119,13 @@ impl DemoBackend {
             }
             Step::Ack { client_id } => {
                 self.next_server_id += 1;
-                let mut update = visitor_message(&client_id, wall);
+                let mut update = ChatMessage::visitor(&client_id, "", wall, DeliveryStatus::Sent);
                 update.id = format!("demo-{}", self.next_server_id);
                 update.status = DeliveryStatus::Sent;
                 self.events.push_back(ChatEvent::MessageUpdated(update));
             }
             Step::MarkRead { client_id } => {
-                let mut update = visitor_message(&client_id, wall);
+                let mut update = ChatMessage::visitor(&client_id, "", wall, DeliveryStatus::Sent);
                 update.id = String::new();
                 update.status = DeliveryStatus::Read;
                 self.events.push_back(ChatEvent::MessageUpdated(update));
@@ -162,20 +162,6 @@ impl DemoBackend {
         ));
         self.events
             .push_back(ChatEvent::ConnectionChanged(ConnectionState::Ended));
-    }
-}
-
-/// The shape of an update for the visitor's own message: only id/client id/status matter.
-fn visitor_message(client_id: &str, wall: i64) -> ChatMessage {
-    ChatMessage {
-        id: client_id.to_string(),
-        client_id: Some(client_id.to_string()),
-        author: Author::new(Role::Visitor),
-        text: String::new(),
-        sent_at: wall,
-        status: DeliveryStatus::Sent,
-        quick_replies: Vec::new(),
-        attachments: Vec::new(),
     }
 }
 

@@ -588,10 +588,7 @@ impl GmsBackend {
         self.phase = Phase::Ended;
         self.timers.clear();
         self.snapshot = GmsSnapshot::default();
-        self.io.emit(ChatEvent::ConversationStatusChanged(
-            ConversationStatus::Ended,
-        ));
-        self.io.set_connection(ConnectionState::Ended);
+        self.io.conversation_ended();
     }
 
     fn drop_socket(&mut self, now: Millis) {
@@ -628,18 +625,7 @@ impl ChatBackend for GmsBackend {
         if self.snapshot.session.is_some() {
             // After a reload the page shows nothing yet: replay the transcript from the start.
             self.next_position = 1;
-            for item in self.snapshot.outbox.clone().take_unsent() {
-                self.io.emit(ChatEvent::MessageAdded(ChatMessage {
-                    id: item.client_id.clone(),
-                    client_id: Some(item.client_id),
-                    author: Author::new(Role::Visitor),
-                    text: item.text,
-                    sent_at: now as i64,
-                    status: DeliveryStatus::Pending,
-                    quick_replies: Vec::new(),
-                    attachments: Vec::new(),
-                }));
-            }
+            self.io.announce_pending(&self.snapshot.outbox, now);
         }
         self.io.emit(ChatEvent::ConversationStatusChanged(
             ConversationStatus::Open,

@@ -1,7 +1,9 @@
 //! Output queues every backend drains through `poll_*`, plus guarded JSON decoding.
 
 use super::backend::{HttpMethod, HttpRequest, RequestId, SocketCommand};
-use super::event::{ChatError, ChatEvent, ConnectionState};
+use super::event::{ChatError, ChatEvent, ConnectionState, ConversationStatus};
+use super::message::{ChatMessage, DeliveryStatus};
+use super::outbox::Outbox;
 use std::collections::VecDeque;
 
 /// Frames and bodies larger than this are rejected without parsing.
@@ -102,6 +104,26 @@ impl Io {
             self.connection = Some(state);
             self.emit(ChatEvent::ConnectionChanged(state));
         }
+    }
+
+    /// Shows messages still waiting from before a reload as pending.
+    pub fn announce_pending(&mut self, outbox: &Outbox, now: u64) {
+        for item in outbox.items() {
+            self.emit(ChatEvent::MessageAdded(ChatMessage::visitor(
+                &item.client_id,
+                item.text.clone(),
+                now as i64,
+                DeliveryStatus::Pending,
+            )));
+        }
+    }
+
+    /// The conversation is over.
+    pub fn conversation_ended(&mut self) {
+        self.emit(ChatEvent::ConversationStatusChanged(
+            ConversationStatus::Ended,
+        ));
+        self.set_connection(ConnectionState::Ended);
     }
 
     /// The last connection state emitted.

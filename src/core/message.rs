@@ -119,6 +119,27 @@ pub struct ChatMessage {
     pub attachments: Vec<Attachment>,
 }
 
+impl ChatMessage {
+    /// The visitor's own message, known by its client id.
+    pub fn visitor(
+        client_id: &str,
+        text: impl Into<String>,
+        sent_at: i64,
+        status: DeliveryStatus,
+    ) -> Self {
+        ChatMessage {
+            id: client_id.to_string(),
+            client_id: Some(client_id.to_string()),
+            author: Author::new(Role::Visitor),
+            text: text.into(),
+            sent_at,
+            status,
+            quick_replies: Vec::new(),
+            attachments: Vec::new(),
+        }
+    }
+}
+
 /// Keeps only http and https URLs: `javascript:` and `data:` links never reach the DOM.
 pub fn safe_url(url: &str) -> Option<String> {
     let trimmed = url.trim();

@@ -82,6 +82,11 @@ impl Outbox {
         self.items.iter().any(|i| i.client_id == client_id)
     }
 
+    /// The waiting messages, oldest first.
+    pub fn items(&self) -> &[OutboxItem] {
+        &self.items
+    }
+
     /// Number of waiting messages.
     pub fn len(&self) -> usize {
         self.items.len()

@@ -195,16 +195,8 @@ impl PushBackend {
         let Some(item) = self.session.outbox.confirm(client_id) else {
             return;
         };
-        let message = ChatMessage {
-            id: item.client_id.clone(),
-            client_id: Some(item.client_id),
-            author: Author::new(Role::Visitor),
-            text: item.text,
-            sent_at: now as i64,
-            status: DeliveryStatus::Sent,
-            quick_replies: Vec::new(),
-            attachments: Vec::new(),
-        };
+        let message =
+            ChatMessage::visitor(&item.client_id, item.text, now as i64, DeliveryStatus::Sent);
         self.remember(message.clone());
         self.io.emit(ChatEvent::MessageUpdated(message));
     }
@@ -456,19 +448,8 @@ impl ChatBackend for PushBackend {
             for m in self.session.history.clone() {
                 self.io.emit(ChatEvent::MessageAdded(m));
             }
-            for item in self.session.outbox.clone().take_unsent() {
-                // Still unconfirmed from before the reload: shown as pending until sent.
-                self.io.emit(ChatEvent::MessageAdded(ChatMessage {
-                    id: item.client_id.clone(),
-                    client_id: Some(item.client_id),
-                    author: Author::new(Role::Visitor),
-                    text: item.text,
-                    sent_at: now as i64,
-                    status: DeliveryStatus::Pending,
-                    quick_replies: Vec::new(),
-                    attachments: Vec::new(),
-                }));
-            }
+            // Still unconfirmed from before the reload: shown as pending until sent.
+            self.io.announce_pending(&self.session.outbox, now);
         }
         self.io.emit(ChatEvent::ConversationStatusChanged(
             ConversationStatus::Open,
@@ -594,10 +575,7 @@ impl ChatBackend for PushBackend {
         self.phase = Phase::Ended;
         self.timers.clear();
         self.session = PushSnapshot::default();
-        self.io.emit(ChatEvent::ConversationStatusChanged(
-            ConversationStatus::Ended,
-        ));
-        self.io.set_connection(ConnectionState::Ended);
+        self.io.conversation_ended();
     }
 
     fn poll_socket(&mut self) -> Option<SocketCommand> {

@@ -4,7 +4,7 @@
 //! re-fetch after reconnect, a replayed transcript); this is the one place that decides
 //! whether a message is new, an update of one already shown, or a duplicate.
 
-use super::message::{Author, ChatMessage, DeliveryStatus, Role};
+use super::message::{ChatMessage, DeliveryStatus};
 
 /// A message older than the newest by more than this is history and is placed by its time.
 pub const HISTORY_SLACK_MS: i64 = 60_000;
@@ -59,16 +59,12 @@ impl Transcript {
 
     /// Adds the visitor's own message before any server has seen it.
     pub fn add_pending(&mut self, client_id: &str, text: &str, sent_at: i64) -> Applied {
-        self.apply(ChatMessage {
-            id: client_id.to_string(),
-            client_id: Some(client_id.to_string()),
-            author: Author::new(Role::Visitor),
-            text: text.to_string(),
+        self.apply(ChatMessage::visitor(
+            client_id,
+            text,
             sent_at,
-            status: DeliveryStatus::Pending,
-            quick_replies: Vec::new(),
-            attachments: Vec::new(),
-        })
+            DeliveryStatus::Pending,
+        ))
     }
 
     /// Sets the delivery status of a message if that is progress (see [`DeliveryStatus::can_become`]).
@@ -160,6 +156,7 @@ impl Transcript {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::message::{Author, Role};
 
     fn agent(id: &str, text: &str, at: i64) -> ChatMessage {
         ChatMessage {

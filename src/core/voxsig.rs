@@ -419,8 +419,10 @@ impl VoxsigBackend {
                         None => {
                             // Accepted without a readable body: confirmed all the same.
                             self.session.outbox.confirm(&client_id);
-                            self.io.emit(ChatEvent::MessageUpdated(visitor_status(
+                            self.io.emit(ChatEvent::MessageUpdated(ChatMessage::visitor(
                                 &client_id,
+                                "",
+                                0,
                                 DeliveryStatus::Sent,
                             )));
                         }
@@ -763,19 +765,6 @@ fn decode_user(v: &Value) -> Option<Author> {
     })
 }
 
-fn visitor_status(client_id: &str, status: DeliveryStatus) -> ChatMessage {
-    ChatMessage {
-        id: client_id.into(),
-        client_id: Some(client_id.into()),
-        author: Author::new(Role::Visitor),
-        text: String::new(),
-        sent_at: 0,
-        status,
-        quick_replies: Vec::new(),
-        attachments: Vec::new(),
-    }
-}
-
 /// Decodes a Voxsig message object (socket payload or REST body).
 fn decode_message(v: &Value) -> Option<ChatMessage> {
     let id = v.get("id").and_then(Value::as_u64)?;
@@ -852,14 +841,7 @@ impl ChatBackend for VoxsigBackend {
             ConversationStatus::Open,
         ));
         self.io.set_connection(ConnectionState::Connecting);
-        for item in self.session.outbox.clone().take_unsent() {
-            self.io.emit(ChatEvent::MessageAdded(ChatMessage {
-                text: item.text,
-                sent_at: now as i64,
-                status: DeliveryStatus::Pending,
-                ..visitor_status(&item.client_id, DeliveryStatus::Pending)
-            }));
-        }
+        self.io.announce_pending(&self.session.outbox, now);
         if self.session.contact.is_some() {
             self.open_socket(now);
             self.pump_outbox();
@@ -1002,10 +984,7 @@ impl ChatBackend for VoxsigBackend {
         self.io.close(1000, "");
         self.socket = Socket::Stopped;
         self.timers.clear();
-        self.io.emit(ChatEvent::ConversationStatusChanged(
-            ConversationStatus::Ended,
-        ));
-        self.io.set_connection(ConnectionState::Ended);
+        self.io.conversation_ended();
     }
 
     fn poll_socket(&mut self) -> Option<SocketCommand> {

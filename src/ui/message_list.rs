@@ -220,11 +220,9 @@ fn MessageBubble(message: ChatMessage) -> impl IntoView {
         Role::System => "cw-msg cw-msg-system",
     };
     let name = message.author.name.clone();
-    let author = (role != Role::Visitor && role != Role::System).then(move || {
-        move || {
-            name.clone()
-                .unwrap_or_else(|| store.strings().agent.to_string())
-        }
+    let author = (role != Role::Visitor && role != Role::System).then_some(move || {
+        name.clone()
+            .unwrap_or_else(|| store.strings().agent.to_string())
     });
     let status = message.status;
     let client_id = message
