@@ -28,8 +28,8 @@ pub struct ChatState {
     pub typing: Option<(Author, Millis)>,
     /// The agent looking after the conversation.
     pub agent: Option<Author>,
-    /// Agent availability.
-    pub presence: Presence,
+    /// Agent availability; `None` until the backend says (Push never does).
+    pub presence: Option<Presence>,
     /// Transport state.
     pub connection: ConnectionState,
     /// Conversation status.
@@ -51,7 +51,7 @@ impl Default for ChatState {
             transcript: Transcript::default(),
             typing: None,
             agent: None,
-            presence: Presence::Offline,
+            presence: None,
             connection: ConnectionState::Connecting,
             conversation: ConversationStatus::Open,
             unread: 0,
@@ -107,7 +107,7 @@ impl ChatState {
                 None
             }
             ChatEvent::PresenceChanged(p) => {
-                self.presence = p;
+                self.presence = Some(p);
                 None
             }
             ChatEvent::ConnectionChanged(c) => {
@@ -237,6 +237,14 @@ mod tests {
         assert!(s.typing.is_some());
         s.expire(100 + TYPING_TIMEOUT);
         assert!(s.typing.is_none());
+    }
+
+    #[test]
+    fn presence_is_unknown_until_the_backend_reports_it() {
+        let mut s = ChatState::default();
+        assert_eq!(s.presence, None);
+        s.apply(ChatEvent::PresenceChanged(Presence::Away), 0);
+        assert_eq!(s.presence, Some(Presence::Away));
     }
 
     #[test]

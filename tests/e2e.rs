@@ -170,7 +170,28 @@ async fn conversation_happy_path(b: Backend) {
         "the server received it exactly once"
     );
     assert_eq!(count(&texts(".cw-msg-visitor .cw-bubble"), &first), 1);
-    if b != Backend::Push {
+    if b == Backend::Push {
+        // Only the newest message offers its quick replies, and tapping one sends it.
+        assert_eq!(texts(".cw-quick-reply"), ["Yes", "No"]);
+        let before = received(b, "Yes").await;
+        let yes: HtmlElement = root()
+            .query_selector(".cw-quick-reply")
+            .unwrap()
+            .unwrap()
+            .unchecked_into();
+        yes.click();
+        wait_for(
+            || count(&texts(".cw-msg-agent .cw-bubble"), "You said: Yes") == 1,
+            15_000,
+            "reply to a quick reply",
+        )
+        .await;
+        assert_eq!(received(b, "Yes").await, before + 1, "sent exactly once");
+        // Push has no presence event: the header claims none.
+        assert!(texts(".cw-presence")
+            .iter()
+            .all(|t| !t.contains("Offline") && !t.contains("Online")));
+    } else {
         // Push has neither typing nor presence events.
         control(b, "/agent/typing", "{on: true}").await;
         wait_for(|| has(".cw-typing"), 5_000, "agent typing").await;

@@ -21,12 +21,13 @@ pub fn Header() -> impl IntoView {
         let who = agent()
             .and_then(|a| a.name)
             .unwrap_or_else(|| s.agent.to_string());
-        let status = match presence() {
-            Presence::Online => s.online,
-            Presence::Away => s.away,
-            Presence::Offline => s.offline,
-        };
-        format!("{who} · {status}")
+        // A backend that never reports presence gets no claim about it.
+        match presence() {
+            Some(Presence::Online) => format!("{who} · {}", s.online),
+            Some(Presence::Away) => format!("{who} · {}", s.away),
+            Some(Presence::Offline) => format!("{who} · {}", s.offline),
+            None => who,
+        }
     };
     let avatar = move || {
         let a = agent();
@@ -54,8 +55,9 @@ pub fn Header() -> impl IntoView {
                 {avatar}
                 <span
                     class="cw-presence-dot"
-                    class:cw-online=move || presence() == Presence::Online
-                    class:cw-away=move || presence() == Presence::Away
+                    class:cw-online=move || presence() == Some(Presence::Online)
+                    class:cw-away=move || presence() == Some(Presence::Away)
+                    class:cw-unknown=move || presence().is_none()
                     aria-hidden="true"
                 ></span>
             </div>

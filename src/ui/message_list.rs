@@ -14,16 +14,28 @@ const STICK_THRESHOLD_PX: i32 = 128;
 /// One row of the log.
 #[derive(Clone, PartialEq)]
 enum Row {
-    Date { key: String, label: String },
-    Message { message: ChatMessage, revision: u32 },
+    Date {
+        key: String,
+        label: String,
+    },
+    Message {
+        message: ChatMessage,
+        revision: u32,
+        /// The newest message: only its quick replies can be tapped.
+        latest: bool,
+    },
 }
 
 impl Row {
     fn key(&self) -> String {
         match self {
             Row::Date { key, .. } => format!("d:{key}"),
-            Row::Message { message, revision } => format!(
-                "m:{}:{revision}",
+            Row::Message {
+                message,
+                revision,
+                latest,
+            } => format!(
+                "m:{}:{revision}:{latest}",
                 message.client_id.as_ref().unwrap_or(&message.id)
             ),
         }
@@ -72,7 +84,8 @@ pub fn MessageList() -> impl IntoView {
         store.state.with(|st| {
             let mut rows = Vec::with_capacity(st.transcript.len() + 4);
             let mut last_day = String::new();
-            for e in st.transcript.entries() {
+            let newest = st.transcript.len().saturating_sub(1);
+            for (i, e) in st.transcript.entries().iter().enumerate() {
                 let day = day_key(e.message.sent_at);
                 if day != last_day {
                     rows.push(Row::Date {
@@ -84,6 +97,7 @@ pub fn MessageList() -> impl IntoView {
                 rows.push(Row::Message {
                     message: e.message.clone(),
                     revision: e.revision,
+                    latest: i == newest,
                 });
             }
             rows
@@ -184,7 +198,9 @@ fn render_row(row: Row) -> AnyView {
             </div>
         }
         .into_any(),
-        Row::Message { message, .. } => view! { <MessageBubble message=message /> }.into_any(),
+        Row::Message {
+            message, latest, ..
+        } => view! { <MessageBubble message=message latest=latest /> }.into_any(),
     }
 }
 
@@ -211,7 +227,7 @@ fn render_text(text: &str) -> Vec<AnyView> {
 
 /// One message.
 #[component]
-fn MessageBubble(message: ChatMessage) -> impl IntoView {
+fn MessageBubble(message: ChatMessage, latest: bool) -> impl IntoView {
     let store = use_store();
     let role = message.author.role;
     let class = match role {
@@ -240,7 +256,12 @@ fn MessageBubble(message: ChatMessage) -> impl IntoView {
             DeliveryStatus::Failed => s.status_failed,
         }
     };
-    let quick_replies = message.quick_replies.clone();
+    // Suggestions belong to the moment they were offered: only the newest message keeps them.
+    let quick_replies = if latest {
+        message.quick_replies.clone()
+    } else {
+        Vec::new()
+    };
     let attachments: Vec<_> = message.attachments.clone();
     view! {
         <div
