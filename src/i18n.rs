@@ -120,6 +120,8 @@ pub struct Strings {
     pub demo_mode: &'static str,
     /// You (visitor) label.
     pub you: &'static str,
+    /// Shown in an empty conversation.
+    pub welcome: &'static str,
 }
 
 static EN: Strings = Strings {
@@ -157,6 +159,7 @@ static EN: Strings = Strings {
     jump_to_latest: "Jump to latest",
     demo_mode: "Demo mode: a scripted conversation, no real agent.",
     you: "You",
+    welcome: "Hi! Ask us anything. We usually answer within a few minutes.",
 };
 
 static ZH_CN: Strings = Strings {
@@ -194,6 +197,7 @@ static ZH_CN: Strings = Strings {
     jump_to_latest: "跳到最新",
     demo_mode: "演示模式：脚本对话，没有真实客服。",
     you: "您",
+    welcome: "您好！有任何问题都可以问我们，我们通常会在几分钟内回复。",
 };
 
 #[cfg(test)]

@@ -154,6 +154,9 @@ pub fn MessageList() -> impl IntoView {
                 node_ref=log_ref
                 on:scroll=on_scroll
             >
+                <Show when=move || store.state.with(|s| s.transcript.is_empty() && s.fatal.is_none())>
+                    <p class="cw-empty">{move || store.strings().welcome}</p>
+                </Show>
                 <For each=move || rows.get() key=Row::key let(row)>
                     {render_row(row)}
                 </For>
