@@ -113,11 +113,19 @@ async fn opens_types_sends_and_gets_a_reply() {
         Some("true")
     );
 
+    assert!(
+        find(&root, ".cw-empty").is_some(),
+        "an empty conversation says hello"
+    );
     wait_for(
         || all_text(&root, ".cw-msg-agent .cw-bubble").len() == 1,
         "greeting",
     )
     .await;
+    assert!(
+        find(&root, ".cw-empty").is_none(),
+        "the welcome line goes once there are messages"
+    );
     type_and_press_enter(&root, "hello there", false).await;
     let visitor = all_text(&root, ".cw-msg-visitor .cw-bubble");
     assert_eq!(visitor, ["hello there"]);
