@@ -172,6 +172,22 @@ fn raw_backend_name(c: Option<&WidgetConfig>) -> &'static str {
     }
 }
 
+/// A factory for a network backend and the localStorage key its session is saved under (one
+/// per backend kind and the settings that identify a conversation place).
+fn network<C: Clone + 'static, B: ChatBackend + 'static>(
+    kind: &str,
+    identity: [&str; 2],
+    config: &C,
+    new: fn(&C, u64, Option<&str>) -> B,
+) -> (BackendFactory, Option<String>) {
+    let key = format!("chat-widget:{kind}:{}:{}", identity[0], identity[1]);
+    let config = config.clone();
+    let factory: BackendFactory = Rc::new(move |snap: Option<&str>| -> Box<dyn ChatBackend> {
+        Box::new(new(&config, random_seed(), snap))
+    });
+    (factory, Some(key))
+}
+
 /// How the driver builds and keeps the backend for a config.
 fn driver_options(c: &WidgetConfig, on_notice: Rc<dyn Fn(Notice)>) -> DriverOptions {
     let (factory, storage_key): (BackendFactory, Option<String>) = match &c.backend {
@@ -179,36 +195,14 @@ fn driver_options(c: &WidgetConfig, on_notice: Rc<dyn Fn(Notice)>) -> DriverOpti
             Rc::new(|_: Option<&str>| -> Box<dyn ChatBackend> { Box::new(DemoBackend::new(0)) }),
             None,
         ),
-        BackendConfig::Voxsig(v) => {
-            let key = format!("chat-widget:voxsig:{}:{}", v.base_url, v.inbox_identifier);
-            let v = v.clone();
-            (
-                Rc::new(move |snap: Option<&str>| -> Box<dyn ChatBackend> {
-                    Box::new(VoxsigBackend::new(&v, random_seed(), snap))
-                }),
-                Some(key),
-            )
-        }
-        BackendConfig::Gms(g) => {
-            let key = format!("chat-widget:gms:{}:{}", g.cometd_url, g.service);
-            let g = g.clone();
-            (
-                Rc::new(move |snap: Option<&str>| -> Box<dyn ChatBackend> {
-                    Box::new(GmsBackend::new(&g, random_seed(), snap))
-                }),
-                Some(key),
-            )
-        }
-        BackendConfig::Push(p) => {
-            let key = format!("chat-widget:push:{}:{}", p.host, p.channel_uuid);
-            let p = p.clone();
-            (
-                Rc::new(move |snap: Option<&str>| -> Box<dyn ChatBackend> {
-                    Box::new(PushBackend::new(&p, random_seed(), snap))
-                }),
-                Some(key),
-            )
-        }
+        BackendConfig::Voxsig(v) => network(
+            "voxsig",
+            [&v.base_url, &v.inbox_identifier],
+            v,
+            VoxsigBackend::new,
+        ),
+        BackendConfig::Gms(g) => network("gms", [&g.cometd_url, &g.service], g, GmsBackend::new),
+        BackendConfig::Push(p) => network("push", [&p.host, &p.channel_uuid], p, PushBackend::new),
     };
     // The demo starts at once; a network backend waits for the visitor (first open or send)
     // unless a saved conversation is there to resume.
