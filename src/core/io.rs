@@ -126,11 +126,6 @@ impl Io {
         self.set_connection(ConnectionState::Ended);
     }
 
-    /// The last connection state emitted.
-    pub fn connection(&self) -> Option<ConnectionState> {
-        self.connection
-    }
-
     /// Next socket command.
     pub fn poll_socket(&mut self) -> Option<SocketCommand> {
         self.socket.pop_front()

@@ -59,11 +59,6 @@ impl Outbox {
         Some(self.items.remove(at))
     }
 
-    /// The oldest in-flight message with this text (for servers that echo text but no id).
-    pub fn find_in_flight_by_text(&self, text: &str) -> Option<&OutboxItem> {
-        self.items.iter().find(|i| i.in_flight && i.text == text)
-    }
-
     /// The oldest waiting message with this text, sent or not (after a reconnect, a server
     /// transcript may show a message whose acknowledgement was lost).
     pub fn find_by_text(&self, text: &str) -> Option<&OutboxItem> {
@@ -85,11 +80,6 @@ impl Outbox {
     /// The waiting messages, oldest first.
     pub fn items(&self) -> &[OutboxItem] {
         &self.items
-    }
-
-    /// Number of waiting messages.
-    pub fn len(&self) -> usize {
-        self.items.len()
     }
 
     /// Whether nothing is waiting.
