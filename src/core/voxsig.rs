@@ -200,6 +200,18 @@ impl VoxsigBackend {
         Some(format!("/contacts/{}/conversations/{id}", c.source_id))
     }
 
+    /// POSTs to `<conversation>/<action>`; nothing to do before the conversation exists.
+    fn post_to_conversation(&mut self, action: &str, body: Value, call: Call) {
+        if let Some(path) = self.conversation_path() {
+            self.call(
+                HttpMethod::Post,
+                &format!("{path}/{action}"),
+                Some(body),
+                call,
+            );
+        }
+    }
+
     fn create_contact(&mut self) {
         if self.creating_contact {
             return;
@@ -929,26 +941,16 @@ impl ChatBackend for VoxsigBackend {
     }
 
     fn set_typing(&mut self, typing: bool, _now: Millis) {
-        if let Some(path) = self.conversation_path() {
-            let status = if typing { "on" } else { "off" };
-            self.call(
-                HttpMethod::Post,
-                &format!("{path}/toggle_typing"),
-                Some(json!({"typing_status": status})),
-                Call::Typing,
-            );
-        }
+        let status = if typing { "on" } else { "off" };
+        self.post_to_conversation(
+            "toggle_typing",
+            json!({"typing_status": status}),
+            Call::Typing,
+        );
     }
 
     fn mark_read(&mut self, _now: Millis) {
-        if let Some(path) = self.conversation_path() {
-            self.call(
-                HttpMethod::Post,
-                &format!("{path}/update_last_seen"),
-                Some(json!({})),
-                Call::LastSeen,
-            );
-        }
+        self.post_to_conversation("update_last_seen", json!({}), Call::LastSeen);
     }
 
     fn set_visitor(&mut self, profile: VisitorProfile, _now: Millis) {
@@ -970,14 +972,7 @@ impl ChatBackend for VoxsigBackend {
     }
 
     fn end_chat(&mut self, _now: Millis) {
-        if let Some(path) = self.conversation_path() {
-            self.call(
-                HttpMethod::Post,
-                &format!("{path}/toggle_status"),
-                Some(json!({})),
-                Call::Resolve,
-            );
-        }
+        self.post_to_conversation("toggle_status", json!({}), Call::Resolve);
         // The contact stays; the next conversation is a new one.
         self.session.conversation_id = None;
         self.ended = true;

@@ -61,6 +61,18 @@ struct Driver {
     stopped: bool,
 }
 
+impl Driver {
+    /// Cancels the pending timer and closes the socket.
+    fn halt_io(&mut self) {
+        if let Some(t) = self.timer.take() {
+            t.clear();
+        }
+        if let Some(s) = self.socket.take() {
+            s.close(1000, "");
+        }
+    }
+}
+
 /// Runs one backend for one mounted widget. Cloning shares the same driver.
 #[derive(Clone)]
 pub struct Controller(Rc<RefCell<Driver>>);
@@ -385,12 +397,7 @@ impl Controller {
     pub fn start_new(&self) {
         {
             let mut d = self.0.borrow_mut();
-            if let Some(t) = d.timer.take() {
-                t.clear();
-            }
-            if let Some(s) = d.socket.take() {
-                s.close(1000, "");
-            }
+            d.halt_io();
             d.backend = None;
             if let Some(key) = &d.options.storage_key {
                 transport::remove(key);
@@ -409,12 +416,7 @@ impl Controller {
     pub fn shutdown(&self) {
         let mut d = self.0.borrow_mut();
         d.stopped = true;
-        if let Some(t) = d.timer.take() {
-            t.clear();
-        }
-        if let Some(s) = d.socket.take() {
-            s.close(1000, "");
-        }
+        d.halt_io();
     }
 
     /// Applies an event as if the backend had produced it (errors found outside the core).
