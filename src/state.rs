@@ -86,6 +86,14 @@ impl ChatState {
                 }
                 None
             }
+            ChatEvent::MessageRestored(message) => {
+                self.transcript.apply(message);
+                None
+            }
+            ChatEvent::MessageRemoved(id) => {
+                self.transcript.remove(&id);
+                None
+            }
             ChatEvent::TypingStarted(who) => {
                 if who.role != Role::Visitor {
                     self.typing = Some((who, now + TYPING_TIMEOUT));
@@ -201,6 +209,7 @@ mod tests {
             status: DeliveryStatus::Sent,
             quick_replies: vec![],
             attachments: vec![],
+            rich: None,
         }
     }
 

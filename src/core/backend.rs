@@ -5,6 +5,7 @@
 //! `poll_event`, then asks `poll_timeout` for the next deadline.
 
 use super::event::ChatEvent;
+use super::message::RichAnswer;
 use super::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +57,9 @@ pub struct HttpRequest {
     pub url: String,
     /// JSON body, if any.
     pub body: Option<String>,
+    /// The driver gives up after this long and reports status 0, so one hung request cannot
+    /// hold up everything queued behind it.
+    pub timeout: Millis,
 }
 
 /// Who the visitor is, as far as the host page told us.
@@ -94,6 +98,12 @@ pub trait ChatBackend {
     fn set_visitor(&mut self, profile: VisitorProfile, now: Millis);
     /// The visitor ends the conversation.
     fn end_chat(&mut self, now: Millis);
+    /// The visitor answered the rich content (options, form, rating) of message `message_id`.
+    /// Only backends that produce [`crate::core::RichContent`] receive this; the others have
+    /// nothing to answer and ignore it.
+    fn submit_answer(&mut self, message_id: &str, answer: RichAnswer, now: Millis) {
+        let _ = (message_id, answer, now);
+    }
 
     /// Next socket command, if any.
     fn poll_socket(&mut self) -> Option<SocketCommand>;

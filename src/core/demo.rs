@@ -144,6 +144,7 @@ impl DemoBackend {
                     status: DeliveryStatus::Sent,
                     quick_replies: Vec::new(),
                     attachments: Vec::new(),
+                    rich: None,
                 }));
             }
             Step::Presence(p) => self.events.push_back(ChatEvent::PresenceChanged(p)),

@@ -87,6 +87,11 @@ pub enum ChatEvent {
     MessageAdded(ChatMessage),
     /// A message changed (text edited, status advanced). Matched by `id` or `client_id`.
     MessageUpdated(ChatMessage),
+    /// A message the visitor was already shown before a page reload, fetched again: shown in
+    /// its place, never counted as unread and never announced again.
+    MessageRestored(ChatMessage),
+    /// A message was deleted on the server: it disappears (matched by `id` or `client_id`).
+    MessageRemoved(String),
     /// Someone started typing.
     TypingStarted(Author),
     /// Someone stopped typing.

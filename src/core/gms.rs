@@ -493,6 +493,7 @@ impl GmsBackend {
             status,
             quick_replies: Vec::new(),
             attachments: Vec::new(),
+            rich: None,
         };
         match m.get("type").and_then(Value::as_str).unwrap_or_default() {
             "Message" if is_client => {

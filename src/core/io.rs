@@ -6,6 +6,9 @@ use super::message::{ChatMessage, DeliveryStatus};
 use super::outbox::Outbox;
 use std::collections::VecDeque;
 
+/// How long an HTTP request may take before the driver aborts it (reported as status 0).
+pub const HTTP_TIMEOUT: u64 = 15_000;
+
 /// Frames and bodies larger than this are rejected without parsing.
 pub const MAX_INPUT_BYTES: usize = 1 << 20;
 
@@ -82,6 +85,7 @@ impl Io {
             method,
             url,
             body,
+            timeout: HTTP_TIMEOUT,
         });
         id
     }

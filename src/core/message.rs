@@ -117,6 +117,9 @@ pub struct ChatMessage {
     /// Images and files.
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// Interactive content (bot options, cards, forms, a satisfaction survey), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rich: Option<RichContent>,
 }
 
 impl ChatMessage {
@@ -136,8 +139,151 @@ impl ChatMessage {
             status,
             quick_replies: Vec::new(),
             attachments: Vec::new(),
+            rich: None,
         }
     }
+}
+
+/// Interactive content a bot or agent message carries beyond its text (Chatwoot's
+/// `content_type`s `input_select`, `cards`, `form`, `input_email`, `article`, `input_csat`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RichContent {
+    /// Buttons; the visitor picks one (`input_select`).
+    Choices {
+        /// The options, in order.
+        options: Vec<Choice>,
+        /// The option already picked, once answered.
+        chosen: Option<Choice>,
+    },
+    /// Cards with an image, a title, a description and buttons (`cards`).
+    Cards {
+        /// The cards, in order.
+        cards: Vec<Card>,
+    },
+    /// A small form (`form`; `input_email` is a form with one email field).
+    Form {
+        /// The fields, in order.
+        fields: Vec<FormField>,
+        /// The submitted values (field name, value), once answered.
+        submitted: Option<Vec<(String, String)>>,
+    },
+    /// Links to help-centre articles (`article`).
+    Articles {
+        /// The articles, in order.
+        articles: Vec<ArticleLink>,
+    },
+    /// A customer-satisfaction survey: a 1–5 rating and an optional comment (`input_csat`).
+    Rating {
+        /// Stars instead of emoji faces.
+        stars: bool,
+        /// The rating already given, once answered.
+        submitted: Option<RatingAnswer>,
+    },
+}
+
+/// One option of a [`RichContent::Choices`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    /// What the button says.
+    pub title: String,
+    /// What goes back to the server.
+    pub value: String,
+}
+
+/// One card of a [`RichContent::Cards`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    /// http(s) image URL.
+    pub media_url: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Buttons.
+    pub actions: Vec<CardAction>,
+}
+
+/// A card button.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum CardAction {
+    /// Opens an http(s) URL in a new tab.
+    Link {
+        /// Button text.
+        text: String,
+        /// http(s) URL.
+        url: String,
+    },
+    /// Answers the bot: sent as a visitor message with the button text.
+    Postback {
+        /// Button text (also the message sent).
+        text: String,
+        /// The bot's payload.
+        payload: String,
+    },
+}
+
+/// The kind of input a form field takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    /// One line of text.
+    Text,
+    /// An email address.
+    Email,
+    /// Several lines.
+    TextArea,
+}
+
+/// One field of a [`RichContent::Form`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormField {
+    /// Key sent back with the value.
+    pub name: String,
+    /// Label shown to the visitor.
+    pub label: String,
+    /// Input kind.
+    pub kind: FieldKind,
+    /// Placeholder text.
+    pub placeholder: String,
+    /// Whether the form can be sent without it.
+    pub required: bool,
+}
+
+/// One link of a [`RichContent::Articles`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleLink {
+    /// Title.
+    pub title: String,
+    /// Short description.
+    pub description: String,
+    /// http(s) URL.
+    pub url: String,
+}
+
+/// A visitor's satisfaction rating.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingAnswer {
+    /// 1 (worst) to 5 (best).
+    pub rating: u8,
+    /// Optional comment.
+    pub feedback: String,
+}
+
+/// The visitor's answer to a message's [`RichContent`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RichAnswer {
+    /// An option of [`RichContent::Choices`].
+    Choice(Choice),
+    /// The values of a [`RichContent::Form`] (field name, value).
+    Form {
+        /// Field name and value, in field order.
+        values: Vec<(String, String)>,
+    },
+    /// A [`RichContent::Rating`].
+    Rating(RatingAnswer),
 }
 
 /// Keeps only http and https URLs: `javascript:` and `data:` links never reach the DOM.

@@ -19,7 +19,10 @@ pub mod voxsig;
 
 pub use backend::{ChatBackend, HttpMethod, HttpRequest, RequestId, SocketCommand, VisitorProfile};
 pub use event::{ChatError, ChatEvent, ConnectionState, ConversationStatus, Presence};
-pub use message::{Attachment, AttachmentKind, Author, ChatMessage, DeliveryStatus, Role};
+pub use message::{
+    ArticleLink, Attachment, AttachmentKind, Author, Card, CardAction, ChatMessage, Choice,
+    DeliveryStatus, FieldKind, FormField, RatingAnswer, RichAnswer, RichContent, Role,
+};
 pub use transcript::Transcript;
 
 /// Milliseconds on the caller's clock. The core never reads a clock itself.

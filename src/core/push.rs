@@ -311,6 +311,7 @@ impl PushBackend {
             status: DeliveryStatus::Sent,
             quick_replies,
             attachments,
+            rich: None,
         };
         self.remember(message.clone());
         self.io.emit(ChatEvent::MessageAdded(message));

@@ -107,6 +107,17 @@ impl Transcript {
         }
     }
 
+    /// Removes a message (deleted on the server), by id or client id.
+    pub fn remove(&mut self, id: &str) -> Applied {
+        match self.position(id, None) {
+            Some(i) => {
+                self.entries.remove(i);
+                Applied::Updated
+            }
+            None => Applied::Unchanged,
+        }
+    }
+
     fn merge(&mut self, i: usize, incoming: ChatMessage) -> Applied {
         let entry = &mut self.entries[i];
         let current = &entry.message;
@@ -134,6 +145,7 @@ impl Transcript {
             status,
             quick_replies: incoming.quick_replies,
             attachments: incoming.attachments,
+            rich: incoming.rich.or_else(|| current.rich.clone()),
         };
         if merged == entry.message {
             return Applied::Unchanged;
@@ -168,6 +180,7 @@ mod tests {
             status: DeliveryStatus::Sent,
             quick_replies: vec![],
             attachments: vec![],
+            rich: None,
         }
     }
 

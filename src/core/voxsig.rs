@@ -844,6 +844,7 @@ fn decode_message(v: &Value) -> Option<ChatMessage> {
         status,
         quick_replies: Vec::new(),
         attachments: if deleted { Vec::new() } else { attachments },
+        rich: None,
     })
 }
 
