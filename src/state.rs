@@ -210,6 +210,7 @@ mod tests {
             quick_replies: vec![],
             attachments: vec![],
             rich: None,
+            seq: None,
         }
     }
 

@@ -145,6 +145,7 @@ impl DemoBackend {
                     quick_replies: Vec::new(),
                     attachments: Vec::new(),
                     rich: None,
+                    seq: None,
                 }));
             }
             Step::Presence(p) => self.events.push_back(ChatEvent::PresenceChanged(p)),

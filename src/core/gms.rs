@@ -494,6 +494,7 @@ impl GmsBackend {
             quick_replies: Vec::new(),
             attachments: Vec::new(),
             rich: None,
+            seq: None,
         };
         match m.get("type").and_then(Value::as_str).unwrap_or_default() {
             "Message" if is_client => {

@@ -109,6 +109,11 @@ pub struct ChatMessage {
     pub text: String,
     /// Unix time in milliseconds.
     pub sent_at: i64,
+    /// Position in the server's own order (Chatwoot message id, GMS transcript index), when the
+    /// backend knows one: the transcript is ordered by it, whatever order messages arrive in
+    /// and whatever the device clock says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     /// Delivery status; only meaningful for the visitor's own messages.
     pub status: DeliveryStatus,
     /// Suggested answers the visitor can tap (Push quick replies).
@@ -136,6 +141,7 @@ impl ChatMessage {
             author: Author::new(Role::Visitor),
             text: text.into(),
             sent_at,
+            seq: None,
             status,
             quick_replies: Vec::new(),
             attachments: Vec::new(),

@@ -312,6 +312,7 @@ impl PushBackend {
             quick_replies,
             attachments,
             rich: None,
+            seq: None,
         };
         self.remember(message.clone());
         self.io.emit(ChatEvent::MessageAdded(message));

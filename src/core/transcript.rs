@@ -84,17 +84,15 @@ impl Transcript {
     /// Inserts a new message or merges it into the one with the same id or client id.
     pub fn apply(&mut self, incoming: ChatMessage) -> Applied {
         match self.position(&incoming.id, incoming.client_id.as_deref()) {
-            Some(i) => self.merge(i, incoming),
+            Some(i) => {
+                let applied = self.merge(i, incoming);
+                if applied == Applied::Updated {
+                    self.reposition(i);
+                }
+                applied
+            }
             None => {
-                // Backends deliver in order and some clocks have only second resolution, so
-                // arrival order wins; only a clearly older message (history) is placed by time.
-                let last = self.entries.last().map_or(i64::MIN, |e| e.message.sent_at);
-                let at = if incoming.sent_at >= last.saturating_sub(HISTORY_SLACK_MS) {
-                    self.entries.len()
-                } else {
-                    self.entries
-                        .partition_point(|e| e.message.sent_at <= incoming.sent_at)
-                };
+                let at = self.insert_position(&incoming);
                 self.entries.insert(
                     at,
                     TranscriptEntry {
@@ -105,6 +103,69 @@ impl Transcript {
                 Applied::Inserted
             }
         }
+    }
+
+    /// Where a message not yet in the list belongs.
+    fn insert_position(&self, incoming: &ChatMessage) -> usize {
+        if let Some(seq) = incoming.seq {
+            // The server's order wins. Messages without a position yet (the visitor's pending
+            // ones) stay right after what the visitor saw when sending them, so a reply that
+            // overtakes their confirmation lands below them, not above.
+            let Some(before) = self
+                .entries
+                .iter()
+                .rposition(|e| e.message.seq.is_some_and(|s| s < seq))
+            else {
+                return self
+                    .entries
+                    .iter()
+                    .position(|e| e.message.seq.is_some())
+                    .unwrap_or(self.entries.len());
+            };
+            let mut at = before + 1;
+            while self
+                .entries
+                .get(at)
+                .is_some_and(|e| e.message.seq.is_none())
+            {
+                at += 1;
+            }
+            return at;
+        }
+        // Backends without a server order deliver in order and some clocks have only second
+        // resolution, so arrival order wins; only a clearly older message (history) is placed
+        // by time.
+        let last = self.entries.last().map_or(i64::MIN, |e| e.message.sent_at);
+        if incoming.sent_at >= last.saturating_sub(HISTORY_SLACK_MS) {
+            self.entries.len()
+        } else {
+            self.entries
+                .partition_point(|e| e.message.sent_at <= incoming.sent_at)
+        }
+    }
+
+    /// Moves entry `i` to where its server position says, if it learnt one that disagrees
+    /// with where it stands (a pending message confirmed after later messages arrived).
+    fn reposition(&mut self, i: usize) {
+        let Some(seq) = self.entries[i].message.seq else {
+            return;
+        };
+        let seq_of = |e: &TranscriptEntry| e.message.seq;
+        let prev_ok = self.entries[..i]
+            .iter()
+            .rev()
+            .find_map(seq_of)
+            .is_none_or(|s| s < seq);
+        let next_ok = self.entries[i + 1..]
+            .iter()
+            .find_map(seq_of)
+            .is_none_or(|s| s > seq);
+        if prev_ok && next_ok {
+            return;
+        }
+        let entry = self.entries.remove(i);
+        let at = self.insert_position(&entry.message);
+        self.entries.insert(at, entry);
     }
 
     /// Removes a message (deleted on the server), by id or client id.
@@ -142,6 +203,7 @@ impl Transcript {
             },
             // Keep the first-seen time so a message never jumps around the list.
             sent_at: current.sent_at,
+            seq: incoming.seq.or(current.seq),
             status,
             quick_replies: incoming.quick_replies,
             attachments: incoming.attachments,
@@ -181,6 +243,7 @@ mod tests {
             quick_replies: vec![],
             attachments: vec![],
             rich: None,
+            seq: None,
         }
     }
 
@@ -221,6 +284,57 @@ mod tests {
             .map(|e| e.message.text.as_str())
             .collect();
         assert_eq!(texts, ["a", "b", "c", "d"]);
+    }
+
+    fn seq(id: u64) -> ChatMessage {
+        let mut m = agent(&id.to_string(), &format!("m{id}"), 0);
+        m.seq = Some(id);
+        m
+    }
+
+    fn texts(t: &Transcript) -> Vec<String> {
+        t.entries().iter().map(|e| e.message.text.clone()).collect()
+    }
+
+    #[test]
+    fn server_order_wins_over_arrival_order_and_device_clock() {
+        let mut t = Transcript::default();
+        for id in [30, 10, 20] {
+            t.apply(seq(id));
+        }
+        assert_eq!(texts(&t), ["m10", "m20", "m30"]);
+    }
+
+    #[test]
+    fn a_reply_overtaking_the_confirmation_stays_below_the_pending_question() {
+        let mut t = Transcript::default();
+        t.apply(seq(10));
+        t.add_pending("c1", "question", 5);
+        t.apply(seq(14)); // The answer arrives before the POST's answer.
+        assert_eq!(texts(&t), ["m10", "question", "m14"]);
+        // Confirmed with a position before the reply: stays. Older history slots in before.
+        let mut echo = seq(13);
+        echo.client_id = Some("c1".into());
+        echo.author = Author::new(Role::Visitor);
+        echo.text = "question".into();
+        t.apply(echo);
+        t.apply(seq(11));
+        assert_eq!(texts(&t), ["m10", "m11", "question", "m14"]);
+    }
+
+    #[test]
+    fn a_confirmed_message_moves_to_its_server_position() {
+        let mut t = Transcript::default();
+        t.apply(seq(10));
+        t.add_pending("c1", "question", 5);
+        t.apply(seq(12));
+        // The server stored it after 12 (the agent wrote first): it moves below 12.
+        let mut echo = seq(15);
+        echo.client_id = Some("c1".into());
+        echo.text = "question".into();
+        t.apply(echo);
+        t.apply(seq(11));
+        assert_eq!(texts(&t), ["m10", "m11", "m12", "question"]);
     }
 
     #[test]

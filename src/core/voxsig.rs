@@ -845,6 +845,7 @@ fn decode_message(v: &Value) -> Option<ChatMessage> {
         quick_replies: Vec::new(),
         attachments: if deleted { Vec::new() } else { attachments },
         rich: None,
+        seq: None,
     })
 }
 
