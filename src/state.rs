@@ -12,6 +12,7 @@ pub const TYPING_TIMEOUT: Millis = 30_000;
 
 /// Something the embed layer should tell the host page or a screen reader about.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // Short-lived, one at a time: boxing buys nothing.
 pub enum Notice {
     /// A message from the agent side arrived.
     IncomingMessage(ChatMessage),

@@ -53,8 +53,13 @@ fn subscribed() -> Peer<VoxsigBackend> {
     p.open();
     p.recv(r#"{"type":"welcome"}"#);
     p.recv(r#"{"identifier":"{\"channel\":\"RoomChannel\",\"pubsub_token\":\"tok-123\"}","type":"confirm_subscription"}"#);
-    let fetch = p.take_http().pop().expect("catch-up fetch");
-    p.respond(fetch.id, 200, "[]");
+    // The history fetch at start and the catch-up after the subscription: an empty conversation.
+    for _ in 0..2 {
+        let fetch = p.take_http().pop().expect("catch-up fetch");
+        assert_eq!(fetch.method, HttpMethod::Get);
+        p.respond(fetch.id, 200, "[]");
+    }
+    assert!(p.take_http().is_empty());
     p.take_frames();
     p.take_events();
     p
@@ -257,22 +262,35 @@ fn pings_keep_it_alive_and_silence_reconnects_then_catches_up_after_confirmation
         "no catch-up before the subscription is confirmed"
     );
     p.recv(&j!({"identifier":IDENT,"type":"confirm_subscription"}).to_string());
+    // Chatwoot ignores after=: the latest page, then pages backwards to the newest known id.
     let fetch = p.take_http().pop().unwrap();
     assert_eq!(
         fetch.url,
-        format!("{API}/contacts/src-1/conversations/42/messages?after=110")
+        format!("{API}/contacts/src-1/conversations/42/messages")
     );
-    // 20 messages arrived while away; the server also repeats 110.
-    let mut missed = vec![message(110, 1, "before drop")];
-    missed.extend(
-        (111..131)
-            .rev()
-            .map(|id| message(id, 1, &format!("m{}", id - 111))),
+    // 20 messages arrived while away: the latest page holds exactly them.
+    let page: Vec<Value> = (111..131)
+        .map(|id| message(id, 1, &format!("m{}", id - 111)))
+        .collect();
+    p.respond(fetch.id, 200, &Value::Array(page).to_string());
+    let fetch = p.take_http().pop().expect("the page before");
+    assert_eq!(
+        fetch.url,
+        format!("{API}/contacts/src-1/conversations/42/messages?before=111")
     );
-    p.respond(fetch.id, 200, &Value::Array(missed).to_string());
+    let older: Vec<Value> = (95..111).map(|id| message(id, 1, "old")).collect();
+    p.respond(fetch.id, 200, &Value::Array(older).to_string());
+    assert!(p.take_http().is_empty(), "the gap is closed");
     let mut expected = vec!["before drop".to_string()];
     expected.extend((0..20).map(|i| format!("m{i}")));
-    assert_eq!(p.message_texts(), expected, "all 20, once, in order");
+    assert_eq!(p.message_texts(), expected, "all 20, once");
+    // Older than what was shown: placed quietly, not announced as new.
+    let quiet = p
+        .events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::MessageRestored(m) if m.text == "old"))
+        .count();
+    assert_eq!(quiet, 15);
 }
 
 #[test]
@@ -329,7 +347,14 @@ fn messages_go_one_at_a_time_in_order_and_survive_server_errors() {
     p.drain();
     let mut bodies = Vec::new();
     let mut first = true;
+    let mut lookups = 0;
     while let Some(req) = p.take_http().pop() {
+        if req.method == HttpMethod::Get {
+            // Before sending again, the message is looked for: not there.
+            lookups += 1;
+            p.respond(req.id, 200, "[]");
+            continue;
+        }
         bodies.push(
             json(req.body.as_deref().unwrap())["content"]
                 .as_str()
@@ -337,7 +362,7 @@ fn messages_go_one_at_a_time_in_order_and_survive_server_errors() {
                 .to_string(),
         );
         if first {
-            // A server error: retried later with the same echo_id, nothing lost.
+            // A server error: the message may or may not be stored; looked for, then sent again.
             first = false;
             p.respond(req.id, 503, "");
             bodies.pop();
@@ -351,6 +376,7 @@ fn messages_go_one_at_a_time_in_order_and_survive_server_errors() {
             &message(id, 0, bodies.last().unwrap()).to_string(),
         );
     }
+    assert_eq!(lookups, 1);
     assert_eq!(bodies, ["m0", "m1", "m2", "m3", "m4"]);
     let sent = p
         .events
@@ -358,6 +384,34 @@ fn messages_go_one_at_a_time_in_order_and_survive_server_errors() {
         .filter(|e| matches!(e, ChatEvent::MessageUpdated(m) if m.status == DeliveryStatus::Sent))
         .count();
     assert_eq!(sent, 5);
+}
+
+#[test]
+fn a_send_whose_answer_was_lost_is_found_on_the_server_not_sent_twice() {
+    let mut p = subscribed();
+    p.recv(&cable("message.created", message(300, 1, "hi")));
+    p.backend.send_message("c1", "ok", p.now);
+    p.drain();
+    let post = p.take_http().pop().unwrap();
+    p.respond(post.id, 0, ""); // Stored, but the answer never came.
+    p.advance_to_next_deadline();
+    let page = p.take_http().pop().expect("looked for first");
+    assert_eq!(page.method, HttpMethod::Get);
+    // An older "ok" (id 290) is someone else's; 305 was stored after the send began.
+    p.respond(
+        page.id,
+        200,
+        &j!([
+            message(290, 0, "ok"),
+            message(300, 1, "hi"),
+            message(305, 0, "ok")
+        ])
+        .to_string(),
+    );
+    assert!(p.take_http().is_empty(), "not posted again");
+    assert!(p.events.iter().any(|e| matches!(e,
+        ChatEvent::MessageUpdated(m) if m.client_id.as_deref() == Some("c1") && m.id == "305")));
+    assert!(!p.backend.snapshot().contains("\"ok\""), "confirmed");
 }
 
 #[test]
@@ -399,17 +453,15 @@ fn network_failure_creating_the_contact_is_retried() {
 #[test]
 fn reload_resumes_with_the_full_transcript_and_pending_outbox() {
     let mut p = subscribed();
+    p.recv(&cable("message.created", message(2, 1, "hi!")));
     p.backend.send_message("c9", "typed before reload", p.now);
+    p.drain();
     let snap = p.backend.snapshot();
     assert!(snap.contains("typed before reload"));
     let mut q = Peer::new(VoxsigBackend::new(&config(), 6, Some(&snap)));
     q.start();
     assert_eq!(q.message_texts(), ["typed before reload"]);
-    let post = q.take_http().pop().expect("outbox resent");
-    assert_eq!(json(post.body.as_deref().unwrap())["echo_id"], "c9");
-    q.open();
-    q.recv(r#"{"type":"welcome"}"#);
-    q.recv(&j!({"identifier":IDENT,"type":"confirm_subscription"}).to_string());
+    // In flight at the reload: looked for in the whole transcript before anything is posted.
     let fetch = q.take_http().pop().unwrap();
     assert_eq!(
         fetch.url,
@@ -419,15 +471,35 @@ fn reload_resumes_with_the_full_transcript_and_pending_outbox() {
     q.respond(
         fetch.id,
         200,
-        &j!([message(1, 0, "hello"), message(2, 1, "hi!")]).to_string(),
+        &j!([
+            message(1, 0, "hello"),
+            message(2, 1, "hi!"),
+            message(3, 1, "new")
+        ])
+        .to_string(),
     );
-    assert_eq!(q.message_texts(), ["typed before reload", "hello", "hi!"]);
+    let fetch = q.take_http().pop().unwrap();
+    assert!(fetch.url.ends_with("?before=1"));
+    q.respond(fetch.id, 200, "[]");
+    let post = q.take_http().pop().expect("not on the server: sent again");
+    assert_eq!(json(post.body.as_deref().unwrap())["echo_id"], "c9");
+    // Messages shown before the reload come back quietly; only "new" is new.
+    assert_eq!(q.message_texts(), ["typed before reload", "new"]);
+    let restored = q
+        .events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::MessageRestored(_)))
+        .count();
+    assert_eq!(restored, 2);
 }
 
 #[test]
 fn typing_read_and_end_use_the_public_api() {
     let mut p = subscribed();
+    p.backend.mark_read(p.now); // Nothing new seen: nothing to report.
+    p.recv(&cable("message.created", message(7, 1, "hi")));
     p.backend.set_typing(true, p.now);
+    p.backend.mark_read(p.now);
     p.backend.mark_read(p.now);
     p.backend.end_chat(p.now);
     p.drain();

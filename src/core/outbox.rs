@@ -14,6 +14,12 @@ pub struct OutboxItem {
     /// Handed to the transport on the current connection (reset when it drops).
     #[serde(skip)]
     pub in_flight: bool,
+    /// Set when the message is first handed to the server: the highest server position
+    /// (message id, transcript index) known then. If the server ever stored it, it is at a
+    /// later position — which is where to look before sending it again when the outcome of a
+    /// send is unknown (answer lost, request timed out, page reloaded mid-send).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_after: Option<u64>,
 }
 
 /// Ordered unconfirmed messages.
@@ -30,6 +36,7 @@ impl Outbox {
                 client_id: client_id.into(),
                 text: text.into(),
                 in_flight: false,
+                sent_after: None,
             });
         }
     }
@@ -69,6 +76,29 @@ impl Outbox {
     pub fn requeue(&mut self, client_id: &str) {
         if let Some(i) = self.items.iter_mut().find(|i| i.client_id == client_id) {
             i.in_flight = false;
+        }
+    }
+
+    /// The oldest waiting message, if any.
+    pub fn head(&self) -> Option<&OutboxItem> {
+        self.items.first()
+    }
+
+    /// Marks a message as handed to the server, remembering the first position it could
+    /// be stored at (kept from the first attempt on later ones).
+    pub fn mark_sent(&mut self, client_id: &str, after: u64) {
+        if let Some(i) = self.items.iter_mut().find(|i| i.client_id == client_id) {
+            i.in_flight = true;
+            i.sent_after.get_or_insert(after);
+        }
+    }
+
+    /// The conversation the messages were sent to is gone: every waiting message must be
+    /// sent afresh, nothing can be found of earlier attempts.
+    pub fn forget_attempts(&mut self) {
+        for i in &mut self.items {
+            i.in_flight = false;
+            i.sent_after = None;
         }
     }
 
