@@ -7,4 +7,7 @@ refusing_cable = lambda do |env|
 end
 
 map("/cable") { run refusing_cable }
-map("/") { run VoxsigApi.new }
+map("/") do
+  use FaultInjector
+  run VoxsigApi.new
+end
