@@ -289,7 +289,7 @@ module Broadcaster
       sleep job[:delay] if job[:delay]
       data = job[:builder] ? Store.sync { job[:builder].call } : job[:data]
       return unless data # the record is gone: the real job raises RecordNotFound and sends nothing
-      job[:tokens].each { |t| ActionCable.server.broadcast(t, { event: job[:event], data: data.merge(account_id: ACCOUNT_ID) }) }
+      job[:tokens].each { |t| Cable.deliver(t, { event: job[:event], data: data.merge(account_id: ACCOUNT_ID) }) }
       Store.sync { @sent += 1 }
     rescue StandardError => e
       LOG.error("broadcast #{job[:event]}: #{e.class}: #{e.message}")
@@ -297,6 +297,29 @@ module Broadcaster
   end
 end
 Broadcaster.start
+
+# ActionCable.server.broadcast → pubsub → each subscriber's callback is posted to the server's
+# event loop executor (up to 10 threads; the Redis adapter's Listener does the same) and then to
+# the connection's worker pool (4 threads, Chatwoot keeps the default): Rails
+# actioncable/lib/action_cable/connection/stream_event_loop.rb#post and
+# actioncable/lib/action_cable/channel/streams.rb#worker_pool_stream_handler. So real ActionCable
+# may itself reorder two broadcasts made in order. With broadcast_jitter_ms 0 this server
+# transmits to the subscribed channels directly from its one serial worker instead: 0 = in order.
+module Cable
+  @subs = Hash.new { |h, k| h[k] = [] }
+  class << self
+    def add(token, channel) = Store.sync { @subs[token] |= [channel] }
+    def remove(token, channel) = Store.sync { @subs[token].delete(channel) }
+
+    def deliver(token, payload)
+      if Config[:broadcast_jitter_ms] <= 0
+        Store.sync { @subs[token].dup }.each { |ch| ch.send(:transmit, payload, via: "in order from #{token}") }
+      else
+        ActionCable.server.broadcast(token, payload)
+      end
+    end
+  end
+end
 
 # The contact's token (contact_inbox_tokens in CW app/listeners/action_cable_listener.rb).
 def contact_token(conv) = Store.contact_inbox_of(conv)&.dig(:pubsub_token)
@@ -537,12 +560,14 @@ class RoomChannel < ApplicationCable::Channel
     raise ArgumentError, "unknown pubsub_token" unless ci && params[:user_id].to_s.empty?
     @contact_id = ci[:contact_id]
     stream_from params[:pubsub_token]
+    Cable.add(params[:pubsub_token], self)
     update_presence
   end
 
+  def unsubscribed = Cable.remove(params[:pubsub_token], self)
+
   def update_presence
     Presence.contact_seen(@contact_id)
-    ActionCable.server.broadcast(params[:pubsub_token],
-                                 { event: "presence.update", data: { account_id: ACCOUNT_ID, users: Presence.available_users } })
+    Cable.deliver(params[:pubsub_token], { event: "presence.update", data: { account_id: ACCOUNT_ID, users: Presence.available_users } })
   end
 end
