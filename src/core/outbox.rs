@@ -20,6 +20,10 @@ pub struct OutboxItem {
     /// send is unknown (answer lost, request timed out, page reloaded mid-send).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_after: Option<u64>,
+    /// When it was last handed to the server (caller's clock): a request still on its way
+    /// (from a page that reloaded, say) must have arrived before it is looked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt: Option<u64>,
 }
 
 /// Ordered unconfirmed messages.
@@ -37,6 +41,7 @@ impl Outbox {
                 text: text.into(),
                 in_flight: false,
                 sent_after: None,
+                last_attempt: None,
             });
         }
     }
@@ -86,10 +91,19 @@ impl Outbox {
 
     /// Marks a message as handed to the server, remembering the first position it could
     /// be stored at (kept from the first attempt on later ones).
-    pub fn mark_sent(&mut self, client_id: &str, after: u64) {
+    pub fn mark_sent(&mut self, client_id: &str, after: u64, now: u64) {
         if let Some(i) = self.items.iter_mut().find(|i| i.client_id == client_id) {
             i.in_flight = true;
             i.sent_after.get_or_insert(after);
+            i.last_attempt = Some(now);
+        }
+    }
+
+    /// Moves the last attempt of a message back to `at` (the device clock was set back past
+    /// it, and waiting for a time that is now in the future would stall the message).
+    pub fn rewind_attempt(&mut self, client_id: &str, at: u64) {
+        if let Some(i) = self.items.iter_mut().find(|i| i.client_id == client_id) {
+            i.last_attempt = i.last_attempt.map(|t| t.min(at));
         }
     }
 
@@ -99,6 +113,7 @@ impl Outbox {
         for i in &mut self.items {
             i.in_flight = false;
             i.sent_after = None;
+            i.last_attempt = None;
         }
     }
 

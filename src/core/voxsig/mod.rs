@@ -29,11 +29,11 @@ use super::outbox::Outbox;
 use super::url::to_websocket;
 use super::Millis;
 use crate::config::VoxsigConfig;
-use catch_up::{AfterPage, CatchUp};
+use catch_up::{AfterPage, CatchUp, Floor, Want};
 use rest::{answer_body, outcome, Call, Outcome, Paths};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use wire::{conversation_status, decode_message, decode_user, message_head, MessageHead};
 
 /// ActionCable-like reconnects: 3 s (+15 % jitter), ×1.5, at most 30 s.
@@ -52,6 +52,13 @@ pub const HTTP_RETRY_BACKOFF: BackoffPolicy = BackoffPolicy::Exponential {
 };
 /// No frame for this long (two missed pings) means the connection is stale.
 pub const STALE_THRESHOLD: Millis = 6_000;
+/// How long after an attempt whose outcome is unknown the message is looked for: a request
+/// still travelling (sent by the page before a reload) must have reached the server first.
+pub const LOOKUP_GRACE: Millis = 3_000;
+/// Broadcast jobs delivered later than this after an earlier one are not expected: when the
+/// socket drops, messages received this long before are taken to have everything older
+/// than them delivered too (broadcasts come from a job queue, in any order, within seconds).
+pub const BROADCAST_SETTLE: Millis = 60_000;
 /// How long a subscription may stay unanswered.
 pub const SUBSCRIBE_TIMEOUT: Millis = 5_000;
 /// How long opening the socket and getting `welcome` may take.
@@ -131,16 +138,31 @@ pub struct VoxsigBackend {
     http_backoff: ReconnectBackoff,
     page_backoff: ReconnectBackoff,
     socket: Socket,
-    calls: HashMap<RequestId, Call>,
+    /// Outstanding requests: what each was for, and the conversation current when it was made.
+    calls: HashMap<RequestId, (Call, Option<u64>)>,
     session: VoxsigSnapshot,
     identifier: Option<String>,
     /// Every message id handled, with the client id when it is one of the visitor's own.
     known: HashMap<u64, Option<String>>,
+    /// Messages deleted on the server: deletion is final, so a `message.created` that a
+    /// broadcast job delivers after the deletion's `message.updated` shows nothing.
+    deleted: HashSet<u64>,
+    /// Every message of the conversation at or below this id is known (a catch-up proved it,
+    /// or the socket delivered it long enough ago); a catch-up after a drop goes down to it.
+    synced: Option<u64>,
+    /// Messages the socket delivered lately: (when, id), for advancing `synced` at a drop.
+    delivered: VecDeque<(Millis, u64)>,
+    /// The newest id the socket delivered at least [`BROADCAST_SETTLE`] ago.
+    delivered_settled: Option<u64>,
     /// Highest id in `known`: where a send's message could be stored after.
     max_known: u64,
-    /// Highest agent/bot message id: what `update_last_seen` last covered is `read_marked`.
+    /// Highest agent/bot message id.
     max_incoming: u64,
+    /// Highest message id the visitor has seen, and the one `update_last_seen` last covered.
+    read_wanted: u64,
     read_marked: u64,
+    /// An `update_last_seen` is out: a burst of messages makes one call, not one each.
+    marking_read: bool,
     catch_up: CatchUp,
     /// The outbox head was looked for in the server's transcript since its last attempt
     /// failed, and is not there: it may be sent again.
@@ -199,9 +221,15 @@ impl VoxsigBackend {
                 .unwrap_or_default(),
             identifier: None,
             known: HashMap::new(),
+            deleted: HashSet::new(),
+            synced: None,
+            delivered: VecDeque::new(),
+            delivered_settled: None,
             max_known: 0,
             max_incoming: 0,
+            read_wanted: 0,
             read_marked: 0,
+            marking_read: false,
             catch_up: CatchUp::default(),
             verified_absent: None,
             confirmed_without_id: Vec::new(),
@@ -223,7 +251,7 @@ impl VoxsigBackend {
 
     fn call(&mut self, method: HttpMethod, url: String, body: Option<Value>, call: Call) {
         let id = self.io.request(method, url, body.map(|b| b.to_string()));
-        self.calls.insert(id, call);
+        self.calls.insert(id, (call, self.session.conversation_id));
     }
 
     /// The contact's source id and the conversation id, once both exist.
@@ -330,17 +358,70 @@ impl VoxsigBackend {
         self.want_catch_up(now);
     }
 
-    /// Asks for every message newer than the newest known one (all of them after a reload).
+    /// Asks for every message created while away (all of them after a reload), and for the
+    /// latest page of what is shown again: a message deleted or answered while away changes.
     fn want_catch_up(&mut self, now: Millis) {
         if self.session.conversation_id.is_none() {
             return;
         }
-        let floor = (self.max_known > 0).then_some(self.max_known);
-        self.catch_up.want(floor);
+        let fresh = self.fresh_floor();
+        self.catch_up.want(Want::Newest, fresh);
         self.pump_catch_up(now);
     }
 
-    fn pump_catch_up(&mut self, _now: Millis) {
+    /// The floor of a catch-up for news: what is known to be complete, and at least the
+    /// newest page of what is shown (to see deletions and answers made meanwhile).
+    fn fresh_floor(&self) -> Floor {
+        let mut ids: Vec<u64> = self.known.keys().copied().collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        let page = ids.get(catch_up::PAGE - 1).or(ids.last()).copied();
+        let synced = self.synced?;
+        Some(page.map_or(synced, |p| p.min(synced)))
+    }
+
+    /// A catch-up ended: if it reached what was complete before, it extends it.
+    fn catch_up_done(&mut self, floor: Floor, top: Option<u64>) {
+        let contiguous = match (floor, self.synced) {
+            (None, _) => true,
+            (Some(f), Some(s)) => f <= s,
+            (Some(_), None) => false,
+        };
+        if contiguous {
+            let reached = top.or(floor).unwrap_or(0);
+            self.synced = Some(self.synced.map_or(reached, |s| s.max(reached)));
+        }
+    }
+
+    /// The socket delivered message `id`.
+    fn note_delivered(&mut self, id: u64, now: Millis) {
+        self.delivered.push_back((now, id));
+        while let Some(&(t, old)) = self.delivered.front() {
+            if t.saturating_add(BROADCAST_SETTLE) > now {
+                break;
+            }
+            self.delivered.pop_front();
+            self.delivered_settled = self.delivered_settled.max(Some(old));
+        }
+    }
+
+    /// The socket is gone: broadcasts still queued for it are lost, but what it delivered long
+    /// enough ago has everything older delivered too.
+    fn settle_delivered(&mut self, now: Millis) {
+        let settled = self
+            .delivered
+            .iter()
+            .filter(|(t, _)| t.saturating_add(BROADCAST_SETTLE) <= now)
+            .map(|(_, id)| *id)
+            .chain(self.delivered_settled)
+            .max();
+        if let (Some(s), Some(d)) = (self.synced, settled) {
+            self.synced = Some(s.max(d));
+        }
+        self.delivered.clear();
+        self.delivered_settled = None;
+    }
+
+    fn pump_catch_up(&mut self, now: Millis) {
         let Some((source, id)) = self.conversation() else {
             self.catch_up.reset();
             return;
@@ -348,7 +429,7 @@ impl VoxsigBackend {
         if self.timers.is_set(Timer::PageRetry) {
             return;
         }
-        if let Some(before) = self.catch_up.next_request() {
+        if let Some(before) = self.catch_up.next_request(now) {
             let url = self.paths.messages(&source, id, before);
             self.call(HttpMethod::Get, url, None, Call::Page);
         }
@@ -394,17 +475,28 @@ impl VoxsigBackend {
         };
         if let Some(after) = head.sent_after {
             if self.verified_absent.as_deref() != Some(head.client_id.as_str()) {
+                if head.last_attempt.is_some_and(|t| t > now) {
+                    // The device clock was set back: count from now, not from the future.
+                    self.session.outbox.rewind_attempt(&head.client_id, now);
+                }
+                let ready = head.last_attempt.map_or(now, |t| t.min(now) + LOOKUP_GRACE);
+                if ready > now {
+                    self.timers.set(Timer::HttpRetry, ready);
+                    return;
+                }
                 // Sent before, fate unknown: posting again could make a second copy.
-                self.catch_up.want(Some(after));
+                let fresh = self.fresh_floor();
+                self.catch_up.want(Want::Below(after), fresh);
                 self.pump_catch_up(now);
                 return;
             }
         }
         self.verified_absent = None;
         self.sending = Some(head.client_id.clone());
-        self.session
-            .outbox
-            .mark_sent(&head.client_id, self.max_known);
+        // Everything the visitor could have seen is older than what this send stores; after a
+        // reload that is the persisted mark, before the history has even loaded.
+        let after = self.max_known.max(self.session.shown_up_to.unwrap_or(0));
+        self.session.outbox.mark_sent(&head.client_id, after, now);
         let url = self.paths.messages(&contact.source_id, conversation, None);
         self.call(
             HttpMethod::Post,
@@ -433,6 +525,9 @@ impl VoxsigBackend {
                             Some(id) => {
                                 self.http_backoff.reset();
                                 self.session.conversation_id = Some(id);
+                                // A bot may have written before the subscription took effect
+                                // (nothing was caught up without a conversation): look once.
+                                self.want_catch_up(now);
                                 if let Some(s) = v.get("status").and_then(Value::as_str) {
                                     self.io.emit(ChatEvent::ConversationStatusChanged(
                                         conversation_status(s),
@@ -478,8 +573,13 @@ impl VoxsigBackend {
                     ))))
                 }
             },
-            // Best effort: a lost typing flag or last-seen mark fixes itself with the next one.
-            Call::Typing | Call::LastSeen | Call::UpdateContact | Call::Resolve => {
+            Call::LastSeen => {
+                self.marking_read = false;
+                // A lost mark fixes itself with the next one; a newer one waits for this one.
+                self.send_last_seen();
+            }
+            // Best effort: a lost typing flag fixes itself with the next one.
+            Call::Typing | Call::UpdateContact | Call::Resolve => {
                 if result != Outcome::Ok {
                     self.io.emit(ChatEvent::Error(ChatError::Server(format!(
                         "{call:?} failed: HTTP {status}"
@@ -574,6 +674,9 @@ impl VoxsigBackend {
 
     fn forget_conversation(&mut self) {
         self.session.conversation_id = None;
+        self.synced = None;
+        self.delivered.clear();
+        self.delivered_settled = None;
         self.creating_conversation = false;
         self.catch_up.reset();
         self.timers.cancel(Timer::PageRetry);
@@ -664,16 +767,21 @@ impl VoxsigBackend {
                 for m in &list {
                     self.on_message(m, false);
                 }
-                match self.catch_up.page_received(&ids) {
+                let fresh = self.fresh_floor();
+                match self.catch_up.page_received(&ids, || fresh) {
                     AfterPage::Next(_) => self.pump_catch_up(now),
-                    AfterPage::Done(floor) => {
+                    AfterPage::Done { floor, since, top } => {
+                        self.catch_up_done(floor, top);
                         if let Some(head) = self.session.outbox.head() {
-                            // Everything after `floor` is known now: a message sent after it
-                            // and not found is not on the server.
+                            // Everything stored after `floor` before `since` is known now: a
+                            // message sent after it, arrived by then, and not found is not on
+                            // the server.
                             let covered = head
                                 .sent_after
                                 .is_some_and(|a| floor.is_none_or(|f| f <= a));
-                            if covered && !head.in_flight {
+                            let arrived =
+                                head.last_attempt.is_none_or(|t| since >= t + LOOKUP_GRACE);
+                            if covered && arrived && !head.in_flight {
                                 self.verified_absent = Some(head.client_id.clone());
                             }
                         }
@@ -771,9 +879,10 @@ impl VoxsigBackend {
                 return;
             }
         }
-        if head.deleted {
+        if head.deleted || self.deleted.contains(&head.id) {
             // Chatwoot keeps a deleted message with placeholder text; the visitor sees it go.
-            if self.known.insert(head.id, None).is_some() || live_update {
+            let shown = self.known.insert(head.id, None).is_some();
+            if self.deleted.insert(head.id) && (shown || live_update) {
                 self.io.emit(ChatEvent::MessageRemoved(head.id.to_string()));
             }
             self.note(head.id);
@@ -879,15 +988,19 @@ impl VoxsigBackend {
         }));
     }
 
-    fn on_cable_message(&mut self, message: &Value) {
+    fn on_cable_message(&mut self, message: &Value, now: Millis) {
         let event = message
             .get("event")
             .and_then(Value::as_str)
             .unwrap_or_default();
         let data = message.get("data").cloned().unwrap_or(Value::Null);
         match event {
-            "message.created" => self.on_message(&data, false),
-            "message.updated" => self.on_message(&data, true),
+            "message.created" | "message.updated" => {
+                if let Some(id) = data.get("id").and_then(Value::as_u64) {
+                    self.note_delivered(id, now);
+                }
+                self.on_message(&data, event == "message.updated");
+            }
             "conversation.created"
             | "conversation.status_changed"
             | "conversation.updated"
@@ -957,7 +1070,7 @@ impl VoxsigBackend {
                 .io
                 .protocol_error("actioncable", format!("type \"{other}\" ignored")),
             None => match v.get("message") {
-                Some(message) if self.is_ours(v) => self.on_cable_message(message),
+                Some(message) if self.is_ours(v) => self.on_cable_message(message, now),
                 Some(_) => {}
                 None => self
                     .io
@@ -995,6 +1108,7 @@ impl VoxsigBackend {
         for t in [Timer::Open, Timer::Stale, Timer::Subscribe, Timer::Presence] {
             self.timers.cancel(t);
         }
+        self.settle_delivered(now);
         if matches!(
             self.socket,
             Socket::Stopped | Socket::None | Socket::WaitingToReconnect
@@ -1022,6 +1136,20 @@ impl VoxsigBackend {
             self.send_answer(message_id, body);
         }
         self.pump_outbox(now);
+    }
+
+    /// Tells the server what the visitor has seen: only when something new was seen (the
+    /// driver asks on every arrival), and one call at a time.
+    fn send_last_seen(&mut self) {
+        if self.marking_read
+            || self.read_wanted <= self.read_marked
+            || self.conversation().is_none()
+        {
+            return;
+        }
+        self.marking_read = true;
+        self.read_marked = self.read_wanted;
+        self.post_to_conversation("update_last_seen", json!({}), Call::LastSeen);
     }
 
     fn send_answer(&mut self, message_id: u64, body: String) {
@@ -1087,9 +1215,25 @@ impl ChatBackend for VoxsigBackend {
     }
 
     fn handle_http_response(&mut self, id: RequestId, status: u16, body: &str, now: Millis) {
-        if let Some(call) = self.calls.remove(&id) {
-            self.on_http(call, status, body, now);
+        let Some((call, conversation)) = self.calls.remove(&id) else {
+            return;
+        };
+        if conversation.is_some() && conversation != self.session.conversation_id {
+            // Made for a conversation that is gone (answered 404 meanwhile): only a message it
+            // did store still counts, as delivered there; anything else would act on the new one.
+            if let (Call::SendMessage(client_id), Outcome::Ok) = (&call, outcome(status)) {
+                if self.session.outbox.confirm(client_id).is_some() {
+                    self.io.emit(ChatEvent::MessageUpdated(ChatMessage::visitor(
+                        client_id,
+                        "",
+                        0,
+                        DeliveryStatus::Sent,
+                    )));
+                }
+            }
+            return;
         }
+        self.on_http(call, status, body, now);
     }
 
     fn handle_timeout(&mut self, now: Millis) {
@@ -1153,11 +1297,8 @@ impl ChatBackend for VoxsigBackend {
     }
 
     fn mark_read(&mut self, _now: Millis) {
-        // Only when something new was seen: the driver calls this on every arrival.
-        if self.max_incoming > self.read_marked && self.conversation().is_some() {
-            self.read_marked = self.max_incoming;
-            self.post_to_conversation("update_last_seen", json!({}), Call::LastSeen);
-        }
+        self.read_wanted = self.max_incoming;
+        self.send_last_seen();
     }
 
     fn set_visitor(&mut self, profile: VisitorProfile, _now: Millis) {
@@ -1198,6 +1339,7 @@ impl ChatBackend for VoxsigBackend {
         // The contact stays; the next conversation is a new one.
         self.session.conversation_id = None;
         self.session.shown_up_to = None;
+        self.synced = None;
         self.catch_up.reset();
         self.ended = true;
         self.io.close(1000, "");
