@@ -636,6 +636,9 @@ impl VoxsigBackend {
             Outcome::Ok => {
                 if reason == Some(ContactCheck::NotFound) {
                     self.conversation_gone(now);
+                } else {
+                    // Sends waited for the answer.
+                    self.pump_outbox(now);
                 }
             }
             Outcome::NotFound => {
