@@ -1,14 +1,18 @@
 //! Property tests: random frames, truncated real frames, reordered sequences, random closes,
-//! HTTP answers and clock jumps never make a backend panic, and it keeps producing bounded
-//! output.
+//! HTTP answers and clock jumps never make a backend panic, and whatever they do:
+//! - a message the visitor sent is never silently dropped: it is confirmed (an event carries its
+//!   client id), reported failed (`SendFailed`), or still waiting in the snapshot's outbox;
+//! - timers that fired settle: within a few rounds the next deadline is later than now;
+//! - one input produces a bounded amount of output (no storm of frames or requests).
 #![cfg(not(target_arch = "wasm32"))]
 
 use chat_widget::config::{GmsConfig, PushConfig, VoxsigConfig};
 use chat_widget::core::gms::GmsBackend;
 use chat_widget::core::push::PushBackend;
 use chat_widget::core::voxsig::VoxsigBackend;
-use chat_widget::core::ChatBackend;
+use chat_widget::core::{ChatBackend, ChatError, ChatEvent, DeliveryStatus};
 use proptest::prelude::*;
+use std::collections::HashSet;
 
 /// Real frame shapes of all three protocols, the raw material for mutation.
 const SAMPLES: &[&str] = &[
@@ -72,15 +76,21 @@ fn input() -> impl Strategy<Value = Input> {
         1 => prop::sample::select(vec![1000u16, 1005, 1006, 4000, 4001, 4005, 4500]).prop_map(Input::Close),
         1 => (1u64..20, prop::sample::select(vec![0u16, 200, 404, 422, 503]), frame()).prop_map(|(i, s, b)| Input::Http(i, s, b)),
         2 => (0u64..70_000).prop_map(Input::Advance),
-        1 => "[a-z ]{0,12}".prop_map(Input::Send),
+        // The driver sends only non-empty, trimmed text.
+        1 => "[a-z][a-z ]{0,10}[a-z]".prop_map(Input::Send),
         1 => any::<bool>().prop_map(Input::Typing),
         1 => Just(Input::End),
         1 => Just(Input::Online),
     ]
 }
 
+/// Outputs one input may cause at most (a batch of frames can carry several messages).
+const OUTPUT_PER_INPUT: usize = 200;
+
 fn run(mut b: impl ChatBackend, inputs: Vec<Input>) {
     let mut now = 0u64;
+    let mut sent: Vec<String> = Vec::new();
+    let mut accounted: HashSet<String> = HashSet::new();
     b.start(now);
     for (n, input) in inputs.into_iter().enumerate() {
         match input {
@@ -90,21 +100,52 @@ fn run(mut b: impl ChatBackend, inputs: Vec<Input>) {
             Input::Http(id, s, body) => b.handle_http_response(id, s, &body, now),
             Input::Advance(ms) => {
                 now += ms;
-                if b.poll_timeout().is_some_and(|t| t <= now) {
+                // A timer may set another for "now" (reconnect at once), but it must settle.
+                let mut rounds = 0;
+                while b.poll_timeout().is_some_and(|t| t <= now) {
                     b.handle_timeout(now);
+                    rounds += 1;
+                    assert!(rounds <= 5, "timers keep firing at the same instant");
                 }
             }
-            Input::Send(t) => b.send_message(&format!("c{n}"), &t, now),
+            Input::Send(t) => {
+                let id = format!("c{n}");
+                b.send_message(&id, &t, now);
+                sent.push(id);
+            }
             Input::Typing(on) => b.set_typing(on, now),
             Input::End => b.end_chat(now),
             Input::Online => b.handle_network_hint(true, now),
         }
-        let mut budget = 10_000;
-        while b.poll_socket().is_some() || b.poll_http().is_some() || b.poll_event().is_some() {
-            budget -= 1;
-            assert!(budget > 0, "output never drains");
+        let mut outputs = 0;
+        while b.poll_socket().is_some() || b.poll_http().is_some() {
+            outputs += 1;
         }
-        let _ = b.snapshot();
+        while let Some(e) = b.poll_event() {
+            outputs += 1;
+            match e {
+                ChatEvent::MessageAdded(m) | ChatEvent::MessageUpdated(m)
+                    if m.status >= DeliveryStatus::Sent =>
+                {
+                    accounted.extend(m.client_id);
+                }
+                ChatEvent::Error(ChatError::SendFailed(id)) => {
+                    accounted.insert(id);
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            outputs <= OUTPUT_PER_INPUT,
+            "{outputs} outputs for one input"
+        );
+    }
+    let snapshot = b.snapshot();
+    for id in sent {
+        assert!(
+            accounted.contains(&id) || snapshot.contains(&format!("\"{id}\"")),
+            "message {id} was neither confirmed, failed nor kept: {snapshot}"
+        );
     }
 }
 

@@ -589,7 +589,8 @@ impl GmsBackend {
         self.io.close(1000, "");
         self.phase = Phase::Ended;
         self.timers.clear();
-        self.snapshot = GmsSnapshot::default();
+        let ended = std::mem::take(&mut self.snapshot);
+        self.io.fail_pending(ended.outbox);
         self.io.conversation_ended();
     }
 

@@ -122,6 +122,16 @@ impl Io {
         }
     }
 
+    /// Reports every message still waiting as not sent (shown with Retry, text kept): the
+    /// conversation they were meant for is over, so they must not vanish silently.
+    pub fn fail_pending(&mut self, outbox: Outbox) {
+        for item in outbox.items() {
+            self.emit(ChatEvent::Error(ChatError::SendFailed(
+                item.client_id.clone(),
+            )));
+        }
+    }
+
     /// The conversation is over.
     pub fn conversation_ended(&mut self) {
         self.emit(ChatEvent::ConversationStatusChanged(

@@ -576,7 +576,8 @@ impl ChatBackend for PushBackend {
         }
         self.phase = Phase::Ended;
         self.timers.clear();
-        self.session = PushSnapshot::default();
+        let ended = std::mem::take(&mut self.session);
+        self.io.fail_pending(ended.outbox);
         self.io.conversation_ended();
     }
 

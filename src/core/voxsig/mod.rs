@@ -820,10 +820,8 @@ impl VoxsigBackend {
 
     fn fail_all(&mut self, why: String) {
         self.io.emit(ChatEvent::Error(ChatError::Server(why)));
-        for item in std::mem::take(&mut self.session.outbox).take_unsent() {
-            self.io
-                .emit(ChatEvent::Error(ChatError::SendFailed(item.client_id)));
-        }
+        self.io
+            .fail_pending(std::mem::take(&mut self.session.outbox));
     }
 
     /// Records server message `id` as the visitor's message `client_id` and confirms it.
