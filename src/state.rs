@@ -69,16 +69,19 @@ impl ChatState {
         match event {
             ChatEvent::MessageAdded(message) | ChatEvent::MessageUpdated(message) => {
                 let incoming = message.author.role != Role::Visitor;
-                if incoming
+                let role = message.author.role;
+                let applied = self.transcript.apply(message.clone());
+                if applied == Applied::Inserted
+                    && incoming
                     && self
                         .typing
                         .as_ref()
-                        .is_some_and(|(who, _)| who.role == message.author.role)
+                        .is_some_and(|(who, _)| who.role == role)
                 {
-                    // The message is what the typing was for.
+                    // The new message is what the typing was for; an update of an older one
+                    // (read receipt, edit) is not.
                     self.typing = None;
                 }
-                let applied = self.transcript.apply(message.clone());
                 if applied == Applied::Inserted && incoming {
                     if !self.is_open {
                         self.unread += 1;
@@ -239,6 +242,12 @@ mod tests {
         s.apply(ChatEvent::MessageAdded(agent_msg("1")), 5);
         assert!(s.typing.is_none());
 
+        s.apply(ChatEvent::TypingStarted(ana.clone()), 8);
+        s.apply(ChatEvent::MessageUpdated(agent_msg("1")), 9);
+        assert!(
+            s.typing.is_some(),
+            "an update of an older message is not the answer"
+        );
         s.apply(ChatEvent::TypingStarted(ana.clone()), 10);
         s.apply(ChatEvent::TypingStopped(ana.clone()), 11);
         assert!(s.typing.is_none());

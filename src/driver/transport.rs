@@ -114,10 +114,12 @@ pub async fn fetch(req: &HttpRequest) -> (u16, String) {
         Err(e) => return (0, e.to_string()),
     };
     match response {
-        Ok(r) => {
-            let status = r.status();
-            (status, r.text().await.unwrap_or_default())
-        }
+        // A body that cannot be read in full (the connection cut after the headers) is no
+        // answer: report it as a network error, never as a success without a body.
+        Ok(r) => match r.text().await {
+            Ok(body) => (r.status(), body),
+            Err(e) => (0, e.to_string()),
+        },
         Err(e) => (0, e.to_string()),
     }
 }

@@ -74,9 +74,18 @@ class FaultInjector
     return [status, headers, body] unless lose
     # Executed and committed; now the connection closes without an answer, so the client's
     # fetch fails with a network error (as a proxy timeout or a dropped mobile link would).
+    # mode "close" (default) closes before any byte of the answer: Chromium then resends the
+    # request by itself when the connection was a reused keep-alive one (its
+    # HttpNetworkTransaction::ShouldResendRequest), POSTs included, so the server sees it
+    # twice — real browsers do this to real Chatwoot too. mode "truncate" sends the status line
+    # and headers and cuts the body, which no browser resends: the answer is lost for good.
     body.close if body.respond_to?(:close)
-    LOG.info("fault: lost the answer to #{desc} (#{status})")
+    LOG.info("fault: lost the answer to #{desc} (#{status}, #{lose[:mode] || 'close'})")
     io = env["rack.hijack"]&.call
+    if lose[:mode] == "truncate"
+      io&.write("HTTP/1.1 #{status} OK\r\ncontent-type: application/json\r\n" \
+                "access-control-allow-origin: *\r\ncontent-length: 100000\r\n\r\n{")
+    end
     io&.close
     [-1, {}, []]
   end
@@ -428,7 +437,7 @@ class VoxsigApi
       Store.conversation_messages(conv_id).each { |x| x[:created_at] -= shift if m.nil? || x[:id] <= m[:id] }
       json(200, { ok: true })
     in ["POST", "/fault/lose_answer"]
-      Faults.set(:lose_answer, { count: b["count"].to_i, match: b["match"] })
+      Faults.set(:lose_answer, { count: b["count"].to_i, match: b["match"], mode: b["mode"] })
       json(200, { ok: true, faults: Faults.to_h })
     in ["POST", "/fault/hang"]
       Faults.set(:hang, { count: b["count"].to_i, seconds: b["seconds"].to_f, match: b["match"], phase: b["phase"] || "before" })
