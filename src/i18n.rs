@@ -122,6 +122,38 @@ pub struct Strings {
     pub you: &'static str,
     /// Shown in an empty conversation.
     pub welcome: &'static str,
+    /// Composer note when the agent resolved the conversation.
+    pub resolved_notice: &'static str,
+    /// Label of a group of bot options.
+    pub options: &'static str,
+    /// Label of a list of help-centre articles.
+    pub articles: &'static str,
+    /// Label of a group of cards.
+    pub cards: &'static str,
+    /// Screen-reader hint after a link that opens a new tab.
+    pub opens_in_new_tab: &'static str,
+    /// Before the visitor's answer to options or a form.
+    pub your_answer: &'static str,
+    /// Shown while an answer is on its way.
+    pub answer_sending: &'static str,
+    /// Shown when the server refused an answer.
+    pub answer_refused: &'static str,
+    /// Form submit button.
+    pub submit: &'static str,
+    /// Form error: a required field is empty.
+    pub field_required: &'static str,
+    /// Form error: not an email address.
+    pub field_invalid_email: &'static str,
+    /// Rating control label.
+    pub rate_conversation: &'static str,
+    /// The five rating levels, worst first.
+    pub rating_levels: [&'static str; 5],
+    /// Rating comment field label.
+    pub rating_comment: &'static str,
+    /// Shown after the rating was sent.
+    pub rating_thanks: &'static str,
+    /// Before the rating given.
+    pub your_rating: &'static str,
 }
 
 static EN: Strings = Strings {
@@ -160,6 +192,28 @@ static EN: Strings = Strings {
     demo_mode: "Demo mode: a scripted conversation, no real agent.",
     you: "You",
     welcome: "Hi! Ask us anything. We usually answer within a few minutes.",
+    resolved_notice: "This conversation was marked as resolved. Write a message to reopen it.",
+    options: "Options",
+    articles: "Articles",
+    cards: "Suggestions",
+    opens_in_new_tab: "(opens in a new tab)",
+    your_answer: "Your answer:",
+    answer_sending: "Sending your answer…",
+    answer_refused: "Your answer could not be sent. Please try again.",
+    submit: "Submit",
+    field_required: "Please fill in this field.",
+    field_invalid_email: "Please enter a valid email address.",
+    rate_conversation: "Rate this conversation",
+    rating_levels: [
+        "Very dissatisfied",
+        "Dissatisfied",
+        "Neutral",
+        "Satisfied",
+        "Very satisfied",
+    ],
+    rating_comment: "Tell us more (optional)",
+    rating_thanks: "Thanks for your feedback!",
+    your_rating: "Your rating:",
 };
 
 static ZH_CN: Strings = Strings {
@@ -198,6 +252,22 @@ static ZH_CN: Strings = Strings {
     demo_mode: "演示模式：脚本对话，没有真实客服。",
     you: "您",
     welcome: "您好！有任何问题都可以问我们，我们通常会在几分钟内回复。",
+    resolved_notice: "此对话已标记为已解决。发送消息即可重新打开。",
+    options: "选项",
+    articles: "相关文章",
+    cards: "推荐",
+    opens_in_new_tab: "（在新标签页中打开）",
+    your_answer: "您的回答：",
+    answer_sending: "正在发送您的回答…",
+    answer_refused: "您的回答未能发送，请重试。",
+    submit: "提交",
+    field_required: "请填写此项。",
+    field_invalid_email: "请输入有效的电子邮件地址。",
+    rate_conversation: "为本次对话评分",
+    rating_levels: ["非常不满意", "不满意", "一般", "满意", "非常满意"],
+    rating_comment: "补充说明（可选）",
+    rating_thanks: "感谢您的反馈！",
+    your_rating: "您的评分：",
 };
 
 #[cfg(test)]

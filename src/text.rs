@@ -63,6 +63,21 @@ pub fn segments(text: &str) -> Vec<Segment> {
     out
 }
 
+/// Whether `s` looks like an email address: one `@`, something before it, a dotted domain
+/// after it, no spaces. Deliberately loose (the server has the last word); it catches typos
+/// such as a missing `@` or domain.
+pub fn is_valid_email(s: &str) -> bool {
+    let s = s.trim();
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !s.chars().any(char::is_whitespace)
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|label| !label.is_empty())
+}
+
 fn find_url_start(s: &str) -> Option<usize> {
     let lower = s.to_ascii_lowercase();
     [lower.find("https://"), lower.find("http://")]
@@ -105,5 +120,29 @@ mod tests {
     fn empty_and_plain_text() {
         assert_eq!(segments(""), []);
         assert_eq!(segments("hello"), [Segment::Text("hello".into())]);
+    }
+
+    #[test]
+    fn email_check_catches_typos_only() {
+        for ok in [
+            "a@b.co",
+            " lee@example.com ",
+            "first.last+tag@mail.example.org",
+        ] {
+            assert!(is_valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "lee",
+            "lee@",
+            "@example.com",
+            "lee@example",
+            "lee@@example.com",
+            "lee@example..com",
+            "lee @example.com",
+            "lee@example.com.",
+        ] {
+            assert!(!is_valid_email(bad), "{bad}");
+        }
     }
 }

@@ -376,3 +376,383 @@ async fn ending_the_chat_offers_a_new_conversation() {
     );
     embed::destroy();
 }
+
+// ---- Rich content, answered through the demo backend ----
+
+use chat_widget::core::{
+    Author, Card, CardAction, ChatEvent, ChatMessage, ConversationStatus, DeliveryStatus,
+    RichContent, Role,
+};
+
+/// Mounts the demo, opens it and waits for Ana's greeting.
+async fn open_demo() -> ShadowRoot {
+    let root = mount("{ backend: 'demo', locale: 'en' }", "[['open']]").await;
+    wait_for(
+        || all_text(&root, ".cw-msg-agent .cw-bubble").len() == 1,
+        "greeting",
+    )
+    .await;
+    root
+}
+
+/// Sends `text` and waits until Ana has answered with rich content matching `selector`.
+async fn ask(root: &ShadowRoot, text: &str, selector: &str) {
+    type_and_press_enter(root, text, false).await;
+    wait_for(|| find(root, selector).is_some(), selector).await;
+}
+
+fn count(root: &ShadowRoot, selector: &str) -> u32 {
+    root.query_selector_all(selector).unwrap().length()
+}
+
+/// The `value` of an input or textarea.
+fn value_of(el: &Element) -> String {
+    js_sys::Reflect::get(el, &"value".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+fn disabled(root: &ShadowRoot, selector: &str) -> bool {
+    get(root, selector).has_attribute("disabled")
+}
+
+async fn fill(root: &ShadowRoot, selector: &str, value: &str) {
+    let el = find(root, selector).unwrap_or_else(|| panic!("no {selector}"));
+    js_sys::Reflect::set(&el, &"value".into(), &value.into()).unwrap();
+    el.dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    leptos::task::tick().await;
+}
+
+fn agent_said(root: &ShadowRoot, part: &str) -> bool {
+    all_text(root, ".cw-msg-agent .cw-bubble")
+        .iter()
+        .any(|t| t.contains(part))
+}
+
+#[wasm_bindgen_test]
+async fn options_are_buttons_and_the_chosen_one_stays() {
+    let root = open_demo().await;
+    ask(&root, "menu", ".cw-choices[role='group'] .cw-choice").await;
+    assert_eq!(
+        all_text(&root, ".cw-choice"),
+        ["Pricing", "Technical support", "Talk to sales"]
+    );
+    let buttons = root.query_selector_all(".cw-choice").unwrap();
+    buttons
+        .item(1)
+        .unwrap()
+        .unchecked_into::<HtmlElement>()
+        .click();
+    leptos::task::tick().await;
+    // On its way: shown as chosen, the others locked, a second click ignored.
+    assert_eq!(
+        all_text(&root, ".cw-choice.cw-chosen"),
+        ["Technical support"]
+    );
+    assert_eq!(count(&root, ".cw-choice[aria-disabled='true']"), 3);
+    assert!(find(&root, ".cw-rich-status").is_some(), "shown as sending");
+    buttons
+        .item(2)
+        .unwrap()
+        .unchecked_into::<HtmlElement>()
+        .click();
+    leptos::task::tick().await;
+    assert_eq!(
+        all_text(&root, ".cw-choice.cw-chosen"),
+        ["Technical support"]
+    );
+    // Stored: only the answer stays, and Ana follows up.
+    wait_for(
+        || find(&root, ".cw-choices.cw-answered").is_some(),
+        "answered",
+    )
+    .await;
+    assert_eq!(all_text(&root, ".cw-choice"), ["✓ Technical support"]);
+    assert!(find(&root, ".cw-rich-status").is_none());
+    wait_for(|| agent_said(&root, "problem"), "follow-up").await;
+    embed::destroy();
+}
+
+#[wasm_bindgen_test]
+async fn cards_link_out_safely_and_postbacks_send_a_message() {
+    let root = open_demo().await;
+    ask(&root, "cards", ".cw-card").await;
+    assert_eq!(count(&root, ".cw-card"), 2);
+    assert_eq!(all_text(&root, ".cw-card-title"), ["Starter", "Team"]);
+    let link = get(&root, "a.cw-card-action");
+    assert!(link
+        .get_attribute("href")
+        .unwrap()
+        .starts_with("https://example.com/"));
+    assert_eq!(link.get_attribute("target").as_deref(), Some("_blank"));
+    assert_eq!(
+        link.get_attribute("rel").as_deref(),
+        Some("noopener noreferrer")
+    );
+    get(&root, "button.cw-card-action").click();
+    leptos::task::tick().await;
+    assert_eq!(
+        all_text(&root, ".cw-msg-visitor .cw-bubble"),
+        ["cards", "Choose Starter"]
+    );
+    embed::destroy();
+}
+
+#[wasm_bindgen_test]
+async fn card_images_are_http_only_and_text_is_never_html() {
+    let root = open_demo().await;
+    let card = |media: &str, link: &str| Card {
+        media_url: Some(media.into()),
+        title: "<b>bold</b>".into(),
+        description: "<img src=x onerror=alert(1)>".into(),
+        actions: vec![CardAction::Link {
+            text: "Open".into(),
+            url: link.into(),
+        }],
+    };
+    embed::apply_event(ChatEvent::MessageAdded(ChatMessage {
+        id: "cards-1".into(),
+        client_id: None,
+        author: Author::new(Role::Bot),
+        text: String::new(),
+        sent_at: js_sys::Date::now() as i64,
+        seq: None,
+        status: DeliveryStatus::Sent,
+        quick_replies: vec![],
+        attachments: vec![],
+        rich: Some(RichContent::Cards {
+            cards: vec![
+                card("https://cdn.example.com/a.png", "https://example.com/a"),
+                card("javascript:alert(1)", "javascript:alert(1)"),
+            ],
+        }),
+    }));
+    leptos::task::tick().await;
+    assert_eq!(count(&root, ".cw-card"), 2);
+    assert_eq!(count(&root, ".cw-card-media"), 1, "only the http(s) image");
+    assert_eq!(
+        get(&root, ".cw-card-media").get_attribute("src").as_deref(),
+        Some("https://cdn.example.com/a.png")
+    );
+    assert_eq!(count(&root, "a.cw-card-action"), 1, "only the http(s) link");
+    assert_eq!(count(&root, ".cw-card b, .cw-card-body img"), 0);
+    assert_eq!(
+        all_text(&root, ".cw-card-title"),
+        ["<b>bold</b>", "<b>bold</b>"]
+    );
+    embed::destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_form_checks_required_fields_and_emails_then_shows_what_was_sent() {
+    let root = open_demo().await;
+    ask(&root, "form", "form.cw-form").await;
+    assert_eq!(
+        all_text(&root, ".cw-field-label"),
+        ["Name *", "Email *", "Message"]
+    );
+    let name_id = get(&root, ".cw-field-input").id();
+    assert_eq!(
+        get(&root, ".cw-field-label")
+            .get_attribute("for")
+            .as_deref(),
+        Some(name_id.as_str()),
+        "labels point at their inputs"
+    );
+    get(&root, ".cw-form-submit").click();
+    leptos::task::tick().await;
+    assert_eq!(count(&root, ".cw-field-error"), 2, "both required fields");
+    assert_eq!(count(&root, "[aria-invalid='true']"), 2);
+    fill(&root, "input[name='name']", "Lee").await;
+    fill(&root, "input[name='email']", "lee@").await;
+    assert_eq!(count(&root, ".cw-field-error"), 1, "the name is fixed");
+    get(&root, ".cw-form-submit").click();
+    leptos::task::tick().await;
+    assert_eq!(
+        all_text(&root, ".cw-field-error"),
+        ["Please enter a valid email address."]
+    );
+    assert!(agent_said(&root, "details"), "nothing sent yet");
+    fill(&root, "input[name='email']", "lee@example.com").await;
+    fill(&root, "textarea[name='message']", "Call me <maybe>").await;
+    get(&root, ".cw-form-submit").click();
+    leptos::task::tick().await;
+    assert!(find(&root, "form.cw-form").is_none(), "no second submit");
+    assert!(find(&root, ".cw-form.cw-sending").is_some());
+    wait_for(
+        || find(&root, ".cw-form.cw-answered:not(.cw-sending)").is_some(),
+        "stored",
+    )
+    .await;
+    assert_eq!(
+        all_text(&root, ".cw-form-value dd"),
+        ["Lee", "lee@example.com", "Call me <maybe>"]
+    );
+    wait_for(|| agent_said(&root, "Thanks Lee!"), "follow-up").await;
+    embed::destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_answer_can_be_sent_again() {
+    let root = open_demo().await;
+    ask(&root, "email", "form.cw-form").await;
+    fill(&root, "input[name='email']", "lee@example.invalid").await;
+    get(&root, ".cw-form-submit").click();
+    leptos::task::tick().await;
+    assert!(find(&root, ".cw-rich-status").is_some(), "sending");
+    wait_for(|| find(&root, ".cw-rich-error").is_some(), "refused").await;
+    assert_eq!(
+        value_of(&get(&root, "input[name='email']")),
+        "lee@example.invalid",
+        "what was typed stays"
+    );
+    assert!(!disabled(&root, ".cw-form-submit"));
+    fill(&root, "input[name='email']", "lee@example.com").await;
+    get(&root, ".cw-form-submit").click();
+    wait_for(
+        || find(&root, ".cw-form.cw-answered:not(.cw-sending)").is_some(),
+        "stored the second time",
+    )
+    .await;
+    assert!(find(&root, ".cw-rich-error").is_none());
+    embed::destroy();
+}
+
+#[wasm_bindgen_test]
+async fn articles_are_links_that_open_in_a_new_tab() {
+    let root = open_demo().await;
+    ask(&root, "articles", ".cw-articles").await;
+    let links = root.query_selector_all("a.cw-article").unwrap();
+    assert_eq!(links.length(), 3);
+    for i in 0..links.length() {
+        let a: Element = links.item(i).unwrap().unchecked_into();
+        assert!(a.get_attribute("href").unwrap().starts_with("https://"));
+        assert_eq!(a.get_attribute("target").as_deref(), Some("_blank"));
+        assert_eq!(
+            a.get_attribute("rel").as_deref(),
+            Some("noopener noreferrer")
+        );
+    }
+    assert!(all_text(&root, ".cw-article-title").contains(&"Getting started".to_string()));
+    embed::destroy();
+}
+
+#[wasm_bindgen_test]
+async fn rating_after_resolve_then_writing_reopens() {
+    let root = open_demo().await;
+    ask(&root, "rate", ".cw-resolved").await;
+    // Resolved is not over: the composer stays, no "start a new conversation".
+    assert!(find(&root, ".cw-ended").is_none());
+    let input: web_sys::HtmlTextAreaElement = get(&root, ".cw-input").unchecked_into();
+    assert!(!input.disabled());
+    assert!(
+        find(&root, ".cw-header .cw-text-button").is_none(),
+        "no end button"
+    );
+    wait_for(|| find(&root, "form.cw-rating").is_some(), "survey").await;
+    let submit = ".cw-rating .cw-form-submit";
+    assert!(disabled(&root, submit), "nothing picked yet");
+    assert_eq!(count(&root, ".cw-rating input[type='radio']"), 5);
+    get(&root, ".cw-rating input[value='4']").click();
+    leptos::task::tick().await;
+    assert!(!disabled(&root, submit));
+    assert_eq!(
+        get(&root, ".cw-rating-level").text_content().as_deref(),
+        Some("Satisfied")
+    );
+    fill(&root, ".cw-rating-comment", "Quick and kind").await;
+    get(&root, submit).click();
+    leptos::task::tick().await;
+    assert!(find(&root, "form.cw-rating").is_none(), "no second submit");
+    wait_for(|| find(&root, ".cw-rating-thanks").is_some(), "thanks").await;
+    assert_eq!(
+        get(&root, ".cw-rating-label").text_content().as_deref(),
+        Some("Satisfied")
+    );
+    assert_eq!(
+        get(&root, ".cw-rating-feedback").text_content().as_deref(),
+        Some("Quick and kind")
+    );
+    type_and_press_enter(&root, "one more question", false).await;
+    leptos::task::tick().await;
+    assert!(find(&root, ".cw-resolved").is_none(), "writing reopened it");
+    embed::destroy();
+}
+
+#[wasm_bindgen_test]
+async fn resolved_is_writable_but_ended_is_not() {
+    let root = open_demo().await;
+    embed::apply_event(ChatEvent::ConversationStatusChanged(
+        ConversationStatus::Resolved,
+    ));
+    leptos::task::tick().await;
+    assert!(find(&root, ".cw-resolved").is_some());
+    assert!(find(&root, ".cw-ended").is_none());
+    type_and_press_enter(&root, "still there?", false).await;
+    assert_eq!(
+        all_text(&root, ".cw-msg-visitor .cw-bubble"),
+        ["still there?"]
+    );
+    embed::apply_event(ChatEvent::ConversationStatusChanged(
+        ConversationStatus::Ended,
+    ));
+    leptos::task::tick().await;
+    assert!(find(&root, ".cw-ended").is_some());
+    assert!(find(&root, ".cw-input").is_none());
+    embed::destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_removed_message_disappears() {
+    let root = open_demo().await;
+    assert!(agent_said(&root, "I'm Ana"));
+    embed::apply_event(ChatEvent::MessageRemoved("demo-1".into()));
+    leptos::task::tick().await;
+    assert!(!agent_said(&root, "I'm Ana"), "the greeting is gone");
+    embed::destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_restored_message_is_shown_but_not_unread_or_announced() {
+    js_sys::eval(
+        "window.__cwMsgs = []; window.addEventListener('chatwidget:message', \
+         e => window.__cwMsgs.push(e.detail.id));",
+    )
+    .unwrap();
+    let root = mount("{ backend: 'demo', locale: 'en' }", "[]").await;
+    wait_for(
+        || find(&root, ".cw-badge").is_some(),
+        "greeting while closed",
+    )
+    .await;
+    embed::apply_event(ChatEvent::MessageRestored(ChatMessage {
+        id: "old-1".into(),
+        client_id: None,
+        author: Author::named(Role::Agent, "Ana"),
+        text: "from before the reload".into(),
+        sent_at: js_sys::Date::now() as i64 - 60_000,
+        seq: None,
+        status: DeliveryStatus::Sent,
+        quick_replies: vec![],
+        attachments: vec![],
+        rich: None,
+    }));
+    leptos::task::tick().await;
+    assert!(agent_said(&root, "from before the reload"), "shown");
+    assert_eq!(
+        get(&root, ".cw-badge").text_content().as_deref(),
+        Some("1"),
+        "only the greeting is unread"
+    );
+    let announced: Vec<String> = js_sys::Array::from(&js_sys::eval("window.__cwMsgs").unwrap())
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect();
+    assert!(
+        !announced.contains(&"old-1".to_string()),
+        "no chatwidget:message for it: {announced:?}"
+    );
+    embed::destroy();
+}

@@ -65,6 +65,9 @@ pub enum ChatError {
     Protocol(String),
     /// A visitor message could not be sent (names its client id).
     SendFailed(String),
+    /// The server refused the visitor's answer to a message's rich content (names the
+    /// message id); the control is offered again.
+    AnswerFailed(String),
 }
 
 impl std::fmt::Display for ChatError {
@@ -75,6 +78,7 @@ impl std::fmt::Display for ChatError {
             ChatError::Server(d) => write!(f, "server error: {d}"),
             ChatError::Protocol(d) => write!(f, "protocol error: {d}"),
             ChatError::SendFailed(d) => write!(f, "message not sent: {d}"),
+            ChatError::AnswerFailed(d) => write!(f, "answer to message {d} not accepted"),
         }
     }
 }

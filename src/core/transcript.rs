@@ -349,4 +349,20 @@ mod tests {
             Applied::Unchanged
         );
     }
+
+    #[test]
+    fn remove_finds_a_message_by_server_or_client_id() {
+        let mut t = Transcript::default();
+        t.add_pending("c1", "mine", 1);
+        t.apply(agent("2", "theirs", 2));
+        let mut echo = agent("42", "mine", 1);
+        echo.author = Author::new(Role::Visitor);
+        echo.client_id = Some("c1".into());
+        t.apply(echo);
+        assert_eq!(t.remove("42"), Applied::Updated);
+        assert_eq!(texts(&t), ["theirs"]);
+        assert_eq!(t.remove("c1"), Applied::Unchanged, "already gone");
+        assert_eq!(t.remove("2"), Applied::Updated);
+        assert!(t.is_empty());
+    }
 }

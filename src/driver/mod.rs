@@ -5,7 +5,9 @@
 
 pub mod transport;
 
-use crate::core::{ChatBackend, ChatEvent, DeliveryStatus, Millis, SocketCommand, VisitorProfile};
+use crate::core::{
+    ChatBackend, ChatEvent, DeliveryStatus, Millis, RichAnswer, SocketCommand, VisitorProfile,
+};
 use crate::state::Notice;
 use crate::store::Store;
 use leptos::prelude::*;
@@ -56,6 +58,9 @@ struct Driver {
     timer: Option<TimeoutHandle>,
     socket: Option<LiveSocket>,
     generation: u64,
+    /// Bumped whenever the backend is replaced, so an HTTP answer to a request the old
+    /// backend made never reaches the new one (request ids start again from the beginning).
+    backend_generation: u64,
     last_snapshot: String,
     visitor_typing_until: Option<Millis>,
     stopped: bool,
@@ -88,6 +93,7 @@ impl Controller {
             timer: None,
             socket: None,
             generation: 0,
+            backend_generation: 0,
             last_snapshot: String::new(),
             visitor_typing_until: None,
             stopped: false,
@@ -111,12 +117,20 @@ impl Controller {
     /// Creates and starts the backend if that has not happened yet. Reading the snapshot here,
     /// not at boot, lets a second tab pick up a conversation the first tab started since.
     pub fn ensure_started(&self) {
+        let saved = {
+            let d = self.0.borrow();
+            d.options.storage_key.as_deref().and_then(transport::load)
+        };
+        self.start_from(saved);
+    }
+
+    /// Creates and starts the backend from `saved` if there is none running.
+    fn start_from(&self, saved: Option<String>) {
         {
             let mut d = self.0.borrow_mut();
             if d.backend.is_some() || d.stopped {
                 return;
             }
-            let saved = d.options.storage_key.as_deref().and_then(transport::load);
             let mut backend = (d.options.factory)(saved.as_deref());
             let now = now();
             backend.set_visitor(d.visitor.clone(), now);
@@ -179,8 +193,13 @@ impl Controller {
             }
             for req in requests {
                 let me = self.clone();
+                let made_by = d.backend_generation;
                 wasm_bindgen_futures::spawn_local(async move {
                     let (status, body) = transport::fetch(&req).await;
+                    let current = me.0.try_borrow().map(|d| d.backend_generation).ok();
+                    if current != Some(made_by) {
+                        return; // The backend that asked has been replaced.
+                    }
                     me.with_backend(|b, now| b.handle_http_response(req.id, status, &body, now));
                 });
             }
@@ -346,6 +365,20 @@ impl Controller {
         self.with_backend(|b, now| b.send_message(client_id, &text, now));
     }
 
+    /// Answers the rich content (options, form, rating) of message `message_id`: the answer
+    /// shows at once as on its way, and the control stays locked until the server's copy of
+    /// the message carries it or the server refuses it. A second submit is ignored.
+    pub fn submit_answer(&self, message_id: &str, answer: RichAnswer) {
+        let store = self.0.borrow().store;
+        let accepted = store
+            .state
+            .try_update(|s| s.begin_answer(message_id, answer.clone()))
+            .unwrap_or(false);
+        if accepted {
+            self.with_backend(|b, now| b.submit_answer(message_id, answer, now));
+        }
+    }
+
     /// The visitor typed a key: report typing once, and stop after a pause.
     pub fn visitor_typed(&self) {
         let (started, running) = {
@@ -393,23 +426,30 @@ impl Controller {
         self.with_backend(|b, now| b.end_chat(now));
     }
 
-    /// Starts a new conversation after the last one ended.
+    /// Starts a new conversation after the last one ended. The visitor stays who they were:
+    /// the new backend resumes from the snapshot the old one produced after `end_chat`, which
+    /// keeps the identity (Voxsig's contact) and no longer names the ended conversation.
     pub fn start_new(&self) {
-        {
+        let after_end = {
             let mut d = self.0.borrow_mut();
             d.halt_io();
-            d.backend = None;
+            let after_end = d.backend.take().map(|b| b.snapshot());
+            d.backend_generation += 1;
             if let Some(key) = &d.options.storage_key {
-                transport::remove(key);
+                match &after_end {
+                    Some(snapshot) => transport::store(key, snapshot),
+                    None => transport::remove(key),
+                }
             }
-            d.last_snapshot.clear();
+            d.last_snapshot = after_end.clone().unwrap_or_default();
             let open = d.store.state.with_untracked(|s| s.is_open);
             d.store.state.update(|s| {
                 *s = crate::state::ChatState::default();
                 s.set_open(open);
             });
-        }
-        self.ensure_started();
+            after_end
+        };
+        self.start_from(after_end);
     }
 
     /// Stops timers, closes the socket and ignores further input; used by `destroy`.

@@ -95,14 +95,33 @@ impl LiveSocket {
     }
 }
 
-/// Makes an HTTP request; resolves to (status, body), status 0 for a network error.
+/// Makes an HTTP request; resolves to (status, body), status 0 for a network error or when
+/// the request (headers and body) takes longer than `req.timeout` ms: it is then aborted, so
+/// one hung request never holds up what the core queued behind it.
 pub async fn fetch(req: &HttpRequest) -> (u16, String) {
+    let abort = web_sys::AbortController::new().ok();
+    let deadline = abort.clone().and_then(|controller| {
+        leptos::prelude::set_timeout_with_handle(
+            move || controller.abort(),
+            std::time::Duration::from_millis(req.timeout),
+        )
+        .ok()
+    });
+    let result = fetch_with(req, abort.as_ref().map(|a| a.signal())).await;
+    if let Some(timer) = deadline {
+        timer.clear();
+    }
+    result
+}
+
+async fn fetch_with(req: &HttpRequest, signal: Option<web_sys::AbortSignal>) -> (u16, String) {
     use gloo_net::http::Request;
     let builder = match req.method {
         HttpMethod::Get => Request::get(&req.url),
         HttpMethod::Post => Request::post(&req.url),
         HttpMethod::Patch => Request::patch(&req.url),
-    };
+    }
+    .abort_signal(signal.as_ref());
     let request = match &req.body {
         Some(body) => builder
             .header("content-type", "application/json")
@@ -114,8 +133,9 @@ pub async fn fetch(req: &HttpRequest) -> (u16, String) {
         Err(e) => return (0, e.to_string()),
     };
     match response {
-        // A body that cannot be read in full (the connection cut after the headers) is no
-        // answer: report it as a network error, never as a success without a body.
+        // A body that cannot be read in full (the connection cut after the headers, or the
+        // deadline passed while reading it) is no answer: report it as a network error, never
+        // as a success without a body.
         Ok(r) => match r.text().await {
             Ok(body) => (r.status(), body),
             Err(e) => (0, e.to_string()),

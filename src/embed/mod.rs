@@ -275,6 +275,15 @@ pub fn start_new_conversation() {
     }
 }
 
+/// Applies a backend event as if the running backend had produced it; the host page hears
+/// about it the same way. For tests of the layers above the core (a restored or removed
+/// message without a server); the JS API does not offer it.
+pub fn apply_event(event: ChatEvent) {
+    if let Some(c) = with_mounted(|m| m.controller.clone()) {
+        c.inject(event);
+    }
+}
+
 /// Sends a message as the visitor; returns its client id.
 pub fn send_message(text: &str) -> Option<String> {
     with_mounted(|m| m.controller.clone())?.send(text)

@@ -79,6 +79,11 @@ pub fn Composer() -> impl IntoView {
                 send();
             }
         >
+            <Show when=move || store.state.with(|s| s.is_resolved())>
+                <p class="cw-composer-hint cw-resolved" role="status">
+                    {move || store.strings().resolved_notice}
+                </p>
+            </Show>
             <Show when=hint>
                 <p class="cw-composer-hint">{move || store.strings().will_send_when_online}</p>
             </Show>

@@ -45,9 +45,10 @@ pub fn Header() -> impl IntoView {
         }
     };
     let can_end = move || {
-        store
-            .state
-            .with(|s| s.fatal.is_none() && !s.is_over() && !s.transcript.is_empty())
+        store.state.with(|s| {
+            // Ending a resolved conversation would reopen it on the server (a toggle).
+            s.fatal.is_none() && !s.is_over() && !s.is_resolved() && !s.transcript.is_empty()
+        })
     };
     view! {
         <header class="cw-header">

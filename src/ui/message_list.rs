@@ -35,8 +35,11 @@ impl Row {
                 revision,
                 latest,
             } => format!(
-                "m:{}:{revision}:{latest}",
-                message.client_id.as_ref().unwrap_or(&message.id)
+                "m:{}:{revision}:{}",
+                message.client_id.as_ref().unwrap_or(&message.id),
+                // Only quick replies depend on being the newest: a row without them is not
+                // redrawn when another message arrives (which would reset a half-filled form).
+                *latest && !message.quick_replies.is_empty()
             ),
         }
     }
@@ -266,16 +269,24 @@ fn MessageBubble(message: ChatMessage, latest: bool) -> impl IntoView {
         Vec::new()
     };
     let attachments: Vec<_> = message.attachments.clone();
+    let wide = message.rich.as_ref().is_some_and(super::rich::is_wide);
+    let has_bubble = !message.text.trim().is_empty() || !attachments.is_empty();
+    let rich = message.rich.clone().map(|rich| {
+        view! { <super::rich::RichBlock message_id=message.id.clone() rich=rich /> }
+    });
+    let text = message.text.clone();
     view! {
         <div
             class=class
+            class:cw-msg-wide=wide
             class:cw-failed=status == DeliveryStatus::Failed
             class:cw-pending=status == DeliveryStatus::Pending
             data-status=format!("{status:?}").to_lowercase()
         >
             {author.map(|a| view! { <div class="cw-author">{a}</div> })}
+            {has_bubble.then(|| view! {
             <div class="cw-bubble">
-                {render_text(&message.text)}
+                {render_text(&text)}
                 {attachments
                     .into_iter()
                     .map(|a| match a.kind {
@@ -292,6 +303,8 @@ fn MessageBubble(message: ChatMessage, latest: bool) -> impl IntoView {
                     })
                     .collect_view()}
             </div>
+            })}
+            {rich}
             <div class="cw-meta">
                 <time>{move || time_label(sent_at, store.locale.get().tag())}</time>
                 {(role == Role::Visitor).then(|| view! { <span class="cw-status">{status_label}</span> })}

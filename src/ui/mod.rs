@@ -1,10 +1,12 @@
-//! Leptos components: launcher, chat window, header, banner, message list, composer.
+//! Leptos components: launcher, chat window, header, banner, message list with rich content,
+//! composer.
 
 mod banner;
 mod composer;
 mod header;
 mod launcher;
 mod message_list;
+mod rich;
 mod window;
 
 use crate::driver::Controller;

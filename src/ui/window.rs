@@ -9,8 +9,8 @@ use leptos::html::Div;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-const FOCUSABLE: &str =
-    "button:not([disabled]), textarea:not([disabled]), a[href], [tabindex]:not([tabindex='-1'])";
+const FOCUSABLE: &str = "button:not([disabled]), textarea:not([disabled]), \
+    input:not([disabled]), a[href], [tabindex]:not([tabindex='-1'])";
 
 /// Keeps Tab and Shift+Tab inside the dialog.
 fn trap_focus(dialog: &web_sys::HtmlElement, ev: &web_sys::KeyboardEvent) {
