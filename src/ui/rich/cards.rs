@@ -30,6 +30,7 @@ fn CardItem(card: Card) -> impl IntoView {
                 view! {
                     <a class="cw-card-action" href=url target="_blank" rel="noopener noreferrer">
                         {text}
+                        <span aria-hidden="true">" ↗"</span>
                         <span class="cw-sr-only">" " {move || store.strings().opens_in_new_tab}</span>
                     </a>
                 }

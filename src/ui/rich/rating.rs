@@ -55,6 +55,17 @@ pub fn Rating(
     let store = use_store();
     let group = format!("cw-rate{}", NEXT_GROUP.fetch_add(1, Ordering::Relaxed));
     let picked = RwSignal::new(None::<u8>);
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    // Picking a rating opens the comment box below: keep the whole form in view.
+    let reveal = move || {
+        request_animation_frame(move || {
+            if let Some(form) = form_ref.try_get_untracked().flatten() {
+                let options = web_sys::ScrollIntoViewOptions::new();
+                options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+                form.scroll_into_view_with_scroll_into_view_options(&options);
+            }
+        })
+    };
     let comment = RwSignal::new(String::new());
     let in_flight = move || match sending(store, id) {
         Some(RichAnswer::Rating(r)) => Some(r),
@@ -99,7 +110,13 @@ pub fn Rating(
                             name=group.clone()
                             value=level.to_string()
                             prop:checked=move || picked.get() == Some(level)
-                            on:change=move |_| picked.set(Some(level))
+                            on:change=move |_| {
+                            let first = picked.get_untracked().is_none();
+                            picked.set(Some(level));
+                            if first {
+                                reveal();
+                            }
+                        }
                         />
                         {symbol(stars, level)}
                         <span class="cw-sr-only">{format!("{level} – ")} {label}</span>
@@ -108,7 +125,7 @@ pub fn Rating(
             })
             .collect_view();
         view! {
-            <form class="cw-rating" class:cw-stars=stars on:submit=on_submit>
+            <form class="cw-rating" class:cw-stars=stars on:submit=on_submit node_ref=form_ref>
                 <fieldset class="cw-rating-scale">
                     <legend class="cw-sr-only">{move || store.strings().rate_conversation}</legend>
                     {levels}
