@@ -580,4 +580,230 @@ mod voxsig_real_chatwoot {
         );
         embed::destroy();
     }
+
+    /// The newest conversation's stored messages, as the server keeps them.
+    async fn stored_messages() -> serde_json::Value {
+        let all: serde_json::Value =
+            serde_wasm_bindgen::from_value(get_json("/conversations").await).unwrap();
+        let id = all["conversations"]
+            .as_array()
+            .and_then(|c| c.last())
+            .map(|c| c["id"].clone())
+            .expect("a conversation");
+        serde_wasm_bindgen::from_value(get_json(&format!("/messages?conversation_id={id}")).await)
+            .unwrap()
+    }
+
+    /// `submitted_values` of the newest stored message of this content type, once set.
+    async fn submitted(content_type: &str) -> serde_json::Value {
+        for _ in 0..100 {
+            let stored = stored_messages().await;
+            let found = stored
+                .as_array()
+                .into_iter()
+                .flatten()
+                .rev()
+                .find(|m| m["content_type"] == content_type)
+                .map(|m| m["content_attributes"]["submitted_values"].clone());
+            if let Some(v) = found.filter(|v| !v.is_null()) {
+                return v;
+            }
+            sleep(100).await;
+        }
+        panic!("no answer to the {content_type} message reached the server");
+    }
+
+    fn el(selector: &str) -> HtmlElement {
+        root()
+            .query_selector(selector)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {selector}"))
+            .unchecked_into()
+    }
+
+    async fn fill(selector: &str, value: &str) {
+        let e = el(selector);
+        js_sys::Reflect::set(&e, &"value".into(), &value.into()).unwrap();
+        e.dispatch_event(&web_sys::Event::new("input").unwrap())
+            .unwrap();
+        leptos::task::tick().await;
+    }
+
+    async fn rich(kind: &str, shown: &str) {
+        control(B, "/agent/rich", &format!("{{kind: '{kind}'}}")).await;
+        wait_for(|| has(shown), 10_000, kind).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn bot_options_cards_forms_and_articles_are_answered() {
+        start_conversation(B).await;
+        // input_select: the choice goes back as submitted_values and stays shown as chosen.
+        rich("input_select", ".cw-choices .cw-choice").await;
+        let support = texts(".cw-choice")
+            .iter()
+            .position(|t| t == "Technical support")
+            .expect("the option");
+        let buttons = root().query_selector_all(".cw-choice").unwrap();
+        buttons
+            .item(support as u32)
+            .unwrap()
+            .unchecked_into::<HtmlElement>()
+            .click();
+        let v = submitted("input_select").await;
+        assert_eq!(v[0]["value"], "support", "{v}");
+        wait_for(
+            || has(".cw-choices.cw-answered"),
+            10_000,
+            "the choice shown as made",
+        )
+        .await;
+
+        // cards: links stay links; a postback is sent as the visitor's message, once.
+        rich("cards", ".cw-card").await;
+        let link = el(".cw-card a.cw-card-action");
+        assert_eq!(
+            link.get_attribute("href").as_deref(),
+            Some("https://example.com/pricing")
+        );
+        assert_eq!(
+            link.get_attribute("rel").as_deref(),
+            Some("noopener noreferrer")
+        );
+        let postback = root()
+            .query_selector_all(".cw-card button.cw-card-action")
+            .unwrap();
+        postback
+            .item(0)
+            .unwrap()
+            .unchecked_into::<HtmlElement>()
+            .click();
+        leptos::task::tick().await;
+        let mut tries = 0;
+        while received(B, "Choose Starter").await == 0 {
+            tries += 1;
+            assert!(tries < 100, "the postback never reached the server");
+            sleep(100).await;
+        }
+
+        // form: fields filled, the values stored and shown.
+        rich("form", "form.cw-form").await;
+        let inputs = root()
+            .query_selector_all("form.cw-form .cw-field-input")
+            .unwrap();
+        assert_eq!(inputs.length(), 3);
+        let values = ["lee@example.com", "A-1042", "The parcel never came"];
+        for (i, value) in values.iter().enumerate() {
+            let e: HtmlElement = inputs.item(i as u32).unwrap().unchecked_into();
+            js_sys::Reflect::set(&e, &"value".into(), &(*value).into()).unwrap();
+            e.dispatch_event(&web_sys::Event::new("input").unwrap())
+                .unwrap();
+        }
+        leptos::task::tick().await;
+        el("form.cw-form .cw-form-submit").click();
+        let v = submitted("form").await;
+        let stored: Vec<(String, String)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["name"].as_str().unwrap().into(),
+                    f["value"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                ("email", values[0]),
+                ("order", values[1]),
+                ("details", values[2])
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string())),
+        );
+        wait_for(
+            || has(".cw-form.cw-answered .cw-form-values"),
+            10_000,
+            "the values shown",
+        )
+        .await;
+
+        // input_email: one email field.
+        rich(
+            "input_email",
+            "form.cw-form:not(.cw-answered) input[type='email']",
+        )
+        .await;
+        fill(
+            "form.cw-form:not(.cw-answered) input[type='email']",
+            "sam@example.com",
+        )
+        .await;
+        el("form.cw-form:not(.cw-answered) .cw-form-submit").click();
+        let v = submitted("input_email").await;
+        assert_eq!(v[0]["value"], "sam@example.com", "{v}");
+
+        // article: links to the help centre.
+        rich("article", ".cw-articles a").await;
+        let hrefs: Vec<String> = {
+            let links = root().query_selector_all(".cw-articles a").unwrap();
+            (0..links.length())
+                .filter_map(|i| links.item(i))
+                .filter_map(|n| n.unchecked_into::<web_sys::Element>().get_attribute("href"))
+                .collect()
+        };
+        assert_eq!(
+            hrefs,
+            [
+                "https://example.com/help/reset",
+                "https://example.com/help/billing"
+            ]
+        );
+        embed::destroy();
+    }
+
+    #[wasm_bindgen_test]
+    async fn csat_after_a_resolve_is_answered_then_writing_reopens() {
+        start_conversation(B).await;
+        // The agent resolves; the inbox has CSAT on, so the survey follows.
+        rich("csat", "form.cw-rating").await;
+        wait_for(|| has(".cw-resolved"), 10_000, "resolved shown").await;
+        assert!(!has(".cw-ended"), "resolved is not ended");
+        el(".cw-rating input[value='5']").click();
+        leptos::task::tick().await;
+        fill(".cw-rating-comment", "Very helpful").await;
+        el(".cw-rating .cw-form-submit").click();
+        let v = submitted("input_csat").await;
+        assert_eq!(v["csat_survey_response"]["rating"], 5, "{v}");
+        assert_eq!(
+            v["csat_survey_response"]["feedback_message"],
+            "Very helpful"
+        );
+        wait_for(|| has(".cw-rating-thanks"), 10_000, "thanks").await;
+        // Writing again reopens the conversation on the server and the agent answers.
+        let text = unique("after resolve");
+        send(&text).await;
+        wait_for(
+            || {
+                count(
+                    &texts(".cw-msg-agent .cw-bubble"),
+                    &format!("You said: {text}"),
+                ) == 1
+            },
+            15_000,
+            "the answer in the reopened conversation",
+        )
+        .await;
+        wait_for(|| !has(".cw-resolved"), 10_000, "no longer shown resolved").await;
+        let all: serde_json::Value =
+            serde_wasm_bindgen::from_value(get_json("/conversations").await).unwrap();
+        let status = all["conversations"]
+            .as_array()
+            .and_then(|c| c.last())
+            .unwrap()["status"]
+            .clone();
+        assert_eq!(status, "open", "reopened on the server");
+        assert_eq!(received(B, &text).await, 1);
+        embed::destroy();
+    }
 }

@@ -568,9 +568,10 @@ impl VoxsigBackend {
                     self.retry_later(now);
                 }
                 Outcome::NotFound | Outcome::Refused => {
-                    self.io.emit(ChatEvent::Error(ChatError::Server(format!(
-                        "the answer to message {message_id} was refused: HTTP {status}"
-                    ))))
+                    // 422 for a CSAT older than 14 days, for instance: that control re-opens.
+                    self.io.emit(ChatEvent::Error(ChatError::AnswerFailed(
+                        message_id.to_string(),
+                    )))
                 }
             },
             Call::LastSeen => {
@@ -1155,8 +1156,8 @@ impl VoxsigBackend {
 
     fn send_answer(&mut self, message_id: u64, body: String) {
         let Some((source, id)) = self.conversation() else {
-            return self.io.emit(ChatEvent::Error(ChatError::Server(
-                "there is no conversation to answer in".into(),
+            return self.io.emit(ChatEvent::Error(ChatError::AnswerFailed(
+                message_id.to_string(),
             )));
         };
         let url = self.paths.message(&source, id, message_id);
@@ -1318,9 +1319,9 @@ impl ChatBackend for VoxsigBackend {
 
     fn submit_answer(&mut self, message_id: &str, answer: RichAnswer, now: Millis) {
         let Ok(id) = message_id.parse::<u64>() else {
-            return self.io.emit(ChatEvent::Error(ChatError::Server(format!(
-                "message {message_id} cannot be answered"
-            ))));
+            return self.io.emit(ChatEvent::Error(ChatError::AnswerFailed(
+                message_id.to_string(),
+            )));
         };
         // Chatwoot's widget also saves an email typed into a bot form on the contact.
         if let RichAnswer::Form { values } = &answer {
