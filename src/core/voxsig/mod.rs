@@ -648,17 +648,7 @@ impl VoxsigBackend {
                 self.identifier = None;
                 self.forget_conversation();
                 if !matches!(self.socket, Socket::None | Socket::Stopped) {
-                    self.io.close(1000, "");
-                    self.socket = Socket::None;
-                    for t in [
-                        Timer::Open,
-                        Timer::Stale,
-                        Timer::Subscribe,
-                        Timer::Presence,
-                        Timer::Reconnect,
-                    ] {
-                        self.timers.cancel(t);
-                    }
+                    self.close_socket(Socket::None);
                 }
                 self.create_contact();
             }
@@ -1085,9 +1075,10 @@ impl VoxsigBackend {
         v.get("identifier").and_then(Value::as_str) == self.identifier.as_deref()
     }
 
-    fn stop(&mut self, error: ChatError) {
+    /// Closes the socket on purpose and forgets its timers; `to` says what happens next.
+    fn close_socket(&mut self, to: Socket) {
         self.io.close(1000, "");
-        self.socket = Socket::Stopped;
+        self.socket = to;
         for t in [
             Timer::Open,
             Timer::Stale,
@@ -1097,6 +1088,10 @@ impl VoxsigBackend {
         ] {
             self.timers.cancel(t);
         }
+    }
+
+    fn stop(&mut self, error: ChatError) {
+        self.close_socket(Socket::Stopped);
         self.io.emit(ChatEvent::Error(error));
         self.io.set_connection(ConnectionState::Offline);
     }
