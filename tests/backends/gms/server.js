@@ -179,10 +179,42 @@ wss.on("connection", (ws) => {
   });
 });
 
-const activeChats = (body) => [...chats.values()].filter((c) => !c.ended && (!body.chatId || c.chatId === body.chatId));
+const activeChats = (body) => {
+  const id = body.conversation_id || body.chatId;
+  return [...chats.values()].filter((c) => !c.ended && (!id || c.chatId === id));
+};
+
+// The transcript events a visitor sees, for the agent console (GET /_control/conversations).
+const shownKinds = { Message: "text", PushUrl: "push_url", Notice: "notice", CustomNotice: "notice" };
+function overview(chat) {
+  const from = (e) => (e.from.type === "Client" ? "visitor" : e.type.endsWith("Notice") ? "system" : "agent");
+  return {
+    id: chat.chatId, status: chat.ended ? "ended" : "open", visitor: chat.nickname,
+    messages: chat.transcript.filter((e) => shownKinds[e.type]).map((e) => ({
+      id: e.index, from: from(e), text: e.text || e.url || "", kind: shownKinds[e.type], at: e.utcTime,
+    })),
+  };
+}
+
+// Canned examples of what Chat V2 carries beyond text (Genesys Chat V2 transcript event types):
+// PushUrl {url} — the agent pushes a page; CustomNotice {text} — a notice from the agent side.
+const richEvents = {
+  push_url: () => ({ from: agent, type: "PushUrl", text: "", url: "https://example.com/help/shipping" }),
+  notice: () => ({ from: agent, type: "CustomNotice", text: "Your order A-1042 has shipped." }),
+};
 const controls = {
   "GET /health": () => ({ ok: true, backend: "gms", channel: CHANNEL }),
   "GET /received": () => received,
+  "GET /conversations": () => ({
+    backend: "gms", features: { typing: true, presence: true, rich: Object.keys(richEvents) },
+    conversations: [...chats.values()].map(overview),
+  }),
+  "POST /agent/rich": (b) => {
+    const make = richEvents[b.kind];
+    if (!make) return { status: 501, body: { error: `GMS Chat V2 has no ${JSON.stringify(b.kind)}`, kinds: Object.keys(richEvents) } };
+    activeChats(b).forEach((c) => append(c, [make()]));
+    return { ok: true };
+  },
   "POST /agent/say": (b) => { activeChats(b).forEach((c) => append(c, [{ from: agent, type: "Message", text: String(b.text ?? "") }])); return { ok: true, chats: activeChats(b).length }; },
   "POST /agent/typing": (b) => { activeChats(b).forEach((c) => append(c, [{ from: agent, type: b.on === false ? "TypingStopped" : "TypingStarted" }])); return { ok: true }; },
   "POST /agent/presence": (b) => {

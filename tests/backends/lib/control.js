@@ -1,13 +1,23 @@
-// The control API every reference backend offers on loopback, for tests and the demo:
+// The control API every reference backend offers on loopback, for tests, the demo and the
+// agent console (console/). Where a body takes `conversation_id`, leaving it out means every
+// open conversation.
 //   GET  /_control/health            {ok: true}
-//   GET  /_control/received          what visitors sent, in arrival order
-//   POST /_control/agent/say         {text}           the agent writes
-//   POST /_control/agent/typing      {on}             the agent starts/stops typing
-//   POST /_control/agent/presence    {status}         online | away | offline
-//   POST /_control/agent/end                          the agent ends the conversation(s)
+//   GET  /_control/received          what visitors sent, in arrival order (duplicates included)
+//   GET  /_control/conversations     {backend, features: {typing, presence, rich: [kind]},
+//                                     conversations: [{id, status, visitor,
+//                                       messages: [{id, from: visitor|agent|bot|system, text, kind, at}]}]}
+//   POST /_control/agent/say         {text, conversation_id?}        the agent writes
+//   POST /_control/agent/rich        {kind, conversation_id?}        a canned example of a rich
+//                                    message (voxsig: input_select, cards, form, input_email,
+//                                    article, csat, image; gms: push_url, notice; push:
+//                                    quick_replies, image); 501 for a kind the backend lacks
+//   POST /_control/agent/typing      {on, conversation_id?}          (push: 501, no such event)
+//   POST /_control/agent/presence    {status}  online | away | offline (push: 501)
+//   POST /_control/agent/end         {conversation_id?}              end / resolve
 //   POST /_control/drop                               drop every connection now
 //   POST /_control/refuse            {seconds}        refuse new connections for a while
 //   POST /_control/restart                            forget connection state, as a restart would
+// The Voxsig server has more (faults, deletions, bursts): see tests/backends/voxsig/rest.rb.
 "use strict";
 
 function readJson(req) {

@@ -37,8 +37,15 @@ server.on("upgrade", (req, socket, head) => {
 const mailbox = new Map(); // urn -> payloads waiting
 const subscribers = (urn) => Object.values(sc.clients).filter((s) => s.channelSubscriptions && s.channelSubscriptions[urn]).length;
 
+// What each urn's conversation holds, for the agent console (GET /_control/conversations).
+function record(urn, from, text, kind) {
+  const user = users.get(urn);
+  if (user) user.log.push({ id: user.log.length + 1, from, text, kind, at: Date.now() });
+}
+
 function publish(urn, text, extra = {}) {
   const payload = { to: urn, from: "agent", text, quick_replies: [], ...extra };
+  record(urn, "agent", text, payload.quick_replies.length ? "quick_replies" : "text");
   if (subscribers(urn) === 0) {
     if (!mailbox.has(urn)) mailbox.set(urn, []);
     mailbox.get(urn).push(payload);
@@ -50,7 +57,7 @@ function publish(urn, text, extra = {}) {
 sc.on("connection", (socket) => {
   socket.on("registerUser", (data, respond) => {
     const urn = (data && data.id) || crypto.randomUUID();
-    if (!users.has(urn)) users.set(urn, { greeted: false, seenClientIds: new Set(), ended: false });
+    if (!users.has(urn)) users.set(urn, { greeted: false, seenClientIds: new Set(), ended: false, log: [] });
     log("registerUser", urn);
     // Push's widget reads the answer from the callback's first argument: the error slot.
     if (respond) respond(JSON.stringify({ urn }));
@@ -74,16 +81,41 @@ sc.on("connection", (socket) => {
     if (clientId && user.seenClientIds.has(clientId)) return respond && respond(null, "success");
     if (clientId) user.seenClientIds.add(clientId);
     received.push({ urn, text: String(data.text ?? ""), clientId: clientId || null, at: Date.now() });
+    record(urn, "visitor", String(data.text ?? ""), "text");
     if (respond) respond(null, "success");
     if (agentPresent && !user.ended) later(agentDelay, () => publish(urn, `You said: ${data.text}`, { quick_replies: ["Yes", "No"] }));
   });
 });
 
 const sockets = () => Object.values(sc.clients);
-const liveUrns = (b) => [...users.entries()].filter(([u, v]) => !v.ended && (!b.urn || u === b.urn)).map(([u]) => u);
+const liveUrns = (b) => {
+  const id = b.conversation_id || b.urn;
+  return [...users.entries()].filter(([u, v]) => !v.ended && (!id || u === id)).map(([u]) => u);
+};
+
+// Canned examples of what a courier "External" channel body carries beyond text
+// (nyaruka/courier handlers/external): quick replies as strings, attachments as URLs
+// appended to the text.
+const sampleImage = `http://127.0.0.1:${process.env.VOXSIG_PORT || 3101}/rails/active_storage/sample.png`;
+const richPayloads = {
+  quick_replies: () => ["How was your delivery?", { quick_replies: ["Great", "OK", "Late"] }],
+  image: () => [`Here is your receipt\n${sampleImage}`, {}],
+};
 const controls = {
   "GET /health": () => ({ ok: true, backend: "push" }),
   "GET /received": () => received,
+  "GET /conversations": () => ({
+    backend: "push", features: { typing: false, presence: false, rich: Object.keys(richPayloads) },
+    conversations: [...users.entries()].map(([urn, u]) => ({
+      id: urn, status: u.ended ? "ended" : "open", visitor: urn.slice(0, 8), messages: u.log,
+    })),
+  }),
+  "POST /agent/rich": (b) => {
+    const make = richPayloads[b.kind];
+    if (!make) return { status: 501, body: { error: `Push has no ${JSON.stringify(b.kind)}`, kinds: Object.keys(richPayloads) } };
+    liveUrns(b).forEach((u) => publish(u, ...make()));
+    return { ok: true };
+  },
   "POST /agent/say": (b) => { liveUrns(b).forEach((u) => publish(u, String(b.text ?? ""), { quick_replies: b.quick_replies || [] })); return { ok: true, users: liveUrns(b).length }; },
   "POST /agent/typing": () => ({ status: 501, body: { error: "Push has no typing event: the widget cannot be told" } }),
   "POST /agent/presence": () => ({ status: 501, body: { error: "Push has no presence event" } }),
