@@ -40,6 +40,24 @@ pub struct GmsConfig {
     pub subject: Option<String>,
     /// Extra userData (a JSON object) sent with `requestChat`.
     pub user_data: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Which Bayeux transport to use.
+    pub transport: GmsTransport,
+    /// A chat not heard from for longer than this (ms) is not restored after a page load:
+    /// Genesys Widgets' `restoreTimeout`, 60 s by default.
+    pub restore_timeout_ms: u64,
+}
+
+/// The Bayeux transports a GMS chat may use (CometD's `websocket` and `long-polling`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GmsTransport {
+    /// WebSocket, falling back to long-polling when the socket never works or the server does
+    /// not offer it, as the CometD client does.
+    #[default]
+    Auto,
+    /// WebSocket only.
+    WebSocket,
+    /// HTTP long-polling only.
+    LongPolling,
 }
 
 /// Push (SocketCluster v9) settings.
@@ -195,6 +213,18 @@ pub fn parse(raw: &RawSettings) -> Result<WidgetConfig, ConfigError> {
                     }
                 },
             },
+            transport: match raw.get("gmsTransport") {
+                None | Some("auto") => GmsTransport::Auto,
+                Some("websocket") => GmsTransport::WebSocket,
+                Some("long-polling") => GmsTransport::LongPolling,
+                Some(other) => {
+                    return Err(ConfigError {
+                        setting: "gmsTransport",
+                        problem: format!("\"{other}\" is not auto, websocket or long-polling"),
+                    })
+                }
+            },
+            restore_timeout_ms: raw.number("gmsRestoreTimeout")?.unwrap_or(60) * 1000,
         }),
         Some("push") => BackendConfig::Push(PushConfig {
             host: raw.url("pushHost", &["http", "https", "ws", "wss"])?,

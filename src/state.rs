@@ -281,6 +281,21 @@ impl ChatState {
         }
     }
 
+    /// The state a new conversation starts from once this one ended: empty, except that the
+    /// window stays as it is and the visitor's messages that were never sent stay, not sent,
+    /// with Retry — to resend in the new conversation, never silently dropped.
+    pub fn for_new_conversation(&self) -> ChatState {
+        let mut next = ChatState::default();
+        next.set_open(self.is_open);
+        for entry in self.transcript.entries() {
+            let m = &entry.message;
+            if m.status == DeliveryStatus::Failed && m.author.role == Role::Visitor {
+                next.transcript.apply(m.clone());
+            }
+        }
+        next
+    }
+
     /// Opens or closes the window; opening clears the unread count.
     pub fn set_open(&mut self, open: bool) {
         self.is_open = open;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use chat_widget::config::GmsConfig;
+use chat_widget::config::{GmsConfig, GmsTransport};
 use chat_widget::core::gms::GmsBackend;
 use chat_widget::core::{
     ChatBackend, ChatError, ChatEvent, ConnectionState, DeliveryStatus, Presence, Role,
@@ -21,6 +21,8 @@ fn config() -> GmsConfig {
         service: "customer-support".into(),
         subject: Some("Order help".into()),
         user_data: Some(j!({"interests": "javascript"}).as_object().unwrap().clone()),
+        transport: GmsTransport::WebSocket,
+        restore_timeout_ms: 60_000,
     }
 }
 
@@ -57,13 +59,25 @@ fn chatting() -> Peer<GmsBackend> {
     p.recv(&connect_ok("2"));
     p.backend.send_message("c1", "Hi there", p.now);
     p.drain();
+    // requestChat's answer, then the message goes and comes back as event 2.
+    p.recv(&transcript(2, j!([
+        {"from":{"nickname":"Visitor","participantId":1,"type":"Client"},"index":1,"type":"ParticipantJoined","utcTime":1432845088000u64}
+    ])));
     p.recv(&transcript(3, j!([
-        {"from":{"nickname":"Visitor","participantId":1,"type":"Client"},"index":1,"type":"ParticipantJoined","utcTime":1432845088000u64},
         {"from":{"nickname":"Visitor","participantId":1,"type":"Client"},"index":2,"type":"Message","text":"Hi there","utcTime":1432845089000u64}
     ])));
     p.take_frames();
     p.take_events();
     p
+}
+
+/// The operations of every Chat V2 request among `frames`.
+fn operations(frames: &[Value]) -> Vec<Value> {
+    frames
+        .iter()
+        .filter(|f| f["channel"] == CH)
+        .map(|f| f["data"].clone())
+        .collect()
 }
 
 #[test]
@@ -213,10 +227,15 @@ fn unknown_client_triggers_a_new_handshake_then_resume_from_position() {
     assert_eq!(hs[0]["channel"], "/meta/handshake");
     assert!(hs[0].get("clientId").is_none());
     p.recv(&handshake_ok("9"));
+    p.recv(&connect_ok("10"));
     let after = frames(&mut p);
+    // From one before the last event applied (2): the answer repeats it whether the server
+    // reads the position as inclusive or exclusive, which tells it from a live notification.
     assert_eq!(
-        after[1]["data"],
-        j!({"operation":"requestNotifications","transcriptPosition":3,"secureKey":"4ee15d7e1c343c8e","userId":"007555677B20000A","alias":"117"})
+        operations(&after),
+        [
+            j!({"operation":"requestNotifications","transcriptPosition":1,"secureKey":"4ee15d7e1c343c8e","userId":"007555677B20000A","alias":"117"})
+        ]
     );
 }
 
@@ -276,16 +295,21 @@ fn drop_while_agent_sends_then_resume_loses_and_duplicates_nothing() {
     assert_eq!(p.opens.len(), 2);
     p.open();
     p.recv(&handshake_ok("1"));
-    let sent = frames(&mut p);
-    assert_eq!(sent[2]["data"]["operation"], "requestNotifications");
-    assert_eq!(sent[2]["data"]["transcriptPosition"], 4);
+    p.recv(&connect_ok("2"));
+    let ops = operations(&frames(&mut p));
     assert_eq!(
-        sent.len(),
-        3,
-        "nothing is resent before the transcript is back"
+        ops.len(),
+        1,
+        "nothing is sent before the transcript is back: {ops:?}"
     );
-    // The server replays from position 4, overlapping what we have; the agent wrote 20 more.
-    let mut events = vec![j!({"from":agent,"index":3,"type":"Message","text":"m0","utcTime":1})];
+    assert_eq!(ops[0]["operation"], "requestNotifications");
+    assert_eq!(ops[0]["transcriptPosition"], 2);
+    // The server replays from position 2, overlapping what we have; the agent wrote 20 more.
+    let client = j!({"nickname":"Visitor","participantId":1,"type":"Client"});
+    let mut events = vec![
+        j!({"from":client,"index":2,"type":"Message","text":"Hi there","utcTime":1}),
+        j!({"from":agent,"index":3,"type":"Message","text":"m0","utcTime":1}),
+    ];
     for i in 4..24 {
         events.push(
             j!({"from":agent,"index":i,"type":"Message","text":format!("m{}", i - 3),"utcTime":i}),
@@ -293,7 +317,11 @@ fn drop_while_agent_sends_then_resume_loses_and_duplicates_nothing() {
     }
     p.recv(&transcript(24, Value::Array(events)));
     let expected: Vec<String> = (0..21).map(|i| format!("m{i}")).collect();
-    assert_eq!(p.message_texts(), expected);
+    assert_eq!(
+        p.message_texts(),
+        expected,
+        "every agent message once, in order"
+    );
     // The message typed while down goes once, after the transcript.
     let sent = frames(&mut p);
     let sends: Vec<_> = sent
@@ -311,17 +339,89 @@ fn message_acknowledged_by_transcript_after_drop_is_not_resent() {
     p.drain();
     assert_eq!(frames(&mut p)[0]["data"]["message"], "in flight");
     p.close(1006);
-    p.advance(2_000);
+    p.advance(1_100);
     p.open();
     p.recv(&handshake_ok("1"));
-    p.take_frames();
-    // The server had it: the replayed transcript shows it, so it is confirmed, not resent.
-    p.recv(&transcript(4, j!([{"from":{"nickname":"Visitor","type":"Client"},"index":3,"type":"Message","text":"in flight","utcTime":5}])));
-    assert!(frames(&mut p)
+    p.recv(&connect_ok("2"));
+    assert!(
+        operations(&frames(&mut p)).is_empty(),
+        "the lookup waits until a send still on its way must have arrived"
+    );
+    p.advance(2_000);
+    let ops = operations(&frames(&mut p));
+    assert_eq!(ops[0]["operation"], "requestNotifications");
+    assert_eq!(ops[0]["transcriptPosition"], 1);
+    // The server had it: the replayed transcript shows a Client message after the position
+    // it was sent at, so it is confirmed, not resent (its text is never compared).
+    p.recv(&transcript(4, j!([
+        {"from":{"nickname":"Visitor","type":"Client"},"index":2,"type":"Message","text":"Hi there","utcTime":4},
+        {"from":{"nickname":"Visitor","type":"Client"},"index":3,"type":"Message","text":"in flight (trimmed)","utcTime":5}
+    ])));
+    p.advance(60_000);
+    assert!(operations(&frames(&mut p))
         .iter()
-        .all(|f| f["data"]["operation"] != "sendMessage"));
+        .all(|op| op["operation"] != "sendMessage"));
     assert!(p.events.iter().any(
-        |e| matches!(e, ChatEvent::MessageUpdated(m) if m.client_id.as_deref() == Some("c2"))
+        |e| matches!(e, ChatEvent::MessageUpdated(m) if m.client_id.as_deref() == Some("c2") && m.id == "gms-00048aAPEQJ8000U-3")
+    ));
+}
+
+#[test]
+fn a_message_the_transcript_lacks_is_sent_again_once() {
+    let mut p = chatting();
+    p.backend.send_message("c2", "ok", p.now);
+    p.drain();
+    p.take_frames();
+    p.close(1006);
+    p.advance(1_100);
+    p.open();
+    p.recv(&handshake_ok("1"));
+    p.recv(&connect_ok("2"));
+    p.advance(3_000);
+    assert_eq!(
+        operations(&frames(&mut p))[0]["operation"],
+        "requestNotifications"
+    );
+    // Only the earlier message: "ok" never arrived. It goes again, once.
+    p.recv(&transcript(3, j!([
+        {"from":{"nickname":"Visitor","type":"Client"},"index":2,"type":"Message","text":"Hi there","utcTime":4}
+    ])));
+    let ops = operations(&frames(&mut p));
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0]["message"], "ok");
+}
+
+#[test]
+fn the_same_text_twice_across_a_reload_is_sent_twice() {
+    // "ok" was sent and confirmed; after a reload the visitor sends "ok" again while the
+    // replayed transcript still shows the first one: that one must not confirm the new one.
+    let mut p = chatting();
+    p.backend.send_message("c2", "ok", p.now);
+    p.drain();
+    p.recv(&transcript(4, j!([
+        {"from":{"nickname":"Visitor","type":"Client"},"index":3,"type":"Message","text":"ok","utcTime":4}
+    ])));
+    let snap = p.backend.snapshot();
+    let mut q = Peer::new(GmsBackend::new(&config(), 4, Some(&snap)));
+    q.start();
+    q.backend.send_message("c3", "ok", q.now);
+    q.open();
+    q.recv(&handshake_ok("1"));
+    q.recv(&connect_ok("2"));
+    let ops = operations(&frames(&mut q));
+    assert_eq!(ops.len(), 1, "the transcript first: {ops:?}");
+    assert_eq!(ops[0]["operation"], "requestNotifications");
+    q.recv(&transcript(4, j!([
+        {"from":{"nickname":"Visitor","participantId":1,"type":"Client"},"index":1,"type":"ParticipantJoined","utcTime":1},
+        {"from":{"nickname":"Visitor","type":"Client"},"index":2,"type":"Message","text":"Hi there","utcTime":2},
+        {"from":{"nickname":"Visitor","type":"Client"},"index":3,"type":"Message","text":"ok","utcTime":3}
+    ])));
+    let ops = operations(&frames(&mut q));
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0]["operation"], "sendMessage");
+    assert_eq!(ops[0]["message"], "ok");
+    assert!(q.events.iter().all(
+        |e| !matches!(e, ChatEvent::MessageUpdated(m) if m.client_id.as_deref() == Some("c3"))
     ));
 }
 
@@ -340,13 +440,41 @@ fn reload_resumes_from_snapshot_with_full_transcript() {
     );
     q.open();
     q.recv(&handshake_ok("1"));
-    let sent = frames(&mut q);
+    q.recv(&connect_ok("2"));
+    q.advance(3_000);
+    let ops = operations(&frames(&mut q));
     assert_eq!(
-        sent[2]["data"]["transcriptPosition"], 1,
+        ops[0]["transcriptPosition"], 0,
         "a new page replays the whole transcript"
     );
-    assert_eq!(sent[2]["data"]["secureKey"], "4ee15d7e1c343c8e");
-    assert!(sent.iter().all(|f| f["data"]["operation"] != "requestChat"));
+    assert_eq!(ops[0]["secureKey"], "4ee15d7e1c343c8e");
+    assert!(ops.iter().all(|op| op["operation"] != "requestChat"));
+}
+
+#[test]
+fn a_restore_older_than_the_restore_timeout_starts_afresh() {
+    let mut p = chatting();
+    p.backend.send_message("c5", "unsent", p.now);
+    p.close(1006);
+    let snap = p.backend.snapshot();
+    let mut q = Peer::new(GmsBackend::new(&config(), 4, Some(&snap)));
+    q.now += 61_000;
+    q.start();
+    assert!(q
+        .events
+        .iter()
+        .any(|e| matches!(e, ChatEvent::Error(ChatError::SendFailed(id)) if id == "c5")));
+    q.open();
+    q.recv(&handshake_ok("1"));
+    q.recv(&connect_ok("2"));
+    assert!(
+        operations(&frames(&mut q)).is_empty(),
+        "nothing of the old chat"
+    );
+    // Retry: a new chat.
+    q.backend.send_message("c5", "unsent", q.now);
+    q.drain();
+    assert_eq!(operations(&frames(&mut q))[0]["operation"], "requestChat");
 }
 
 #[test]
@@ -355,16 +483,35 @@ fn status_codes_and_chat_end() {
     p.recv(&chat(
         j!({"statusCode":1,"errors":[{"code":102,"advice":"Chat server is offline, retry"}]}),
     ));
-    assert!(p
-        .take_events()
-        .iter()
-        .any(|e| matches!(e, ChatEvent::Error(ChatError::Server(s)) if s.contains("retry"))));
+    assert!(matches!(
+        p.last_connection(),
+        Some(ConnectionState::Reconnecting { .. })
+    ));
+    assert!(p.take_events().iter().any(
+        |e| matches!(e, ChatEvent::Error(ChatError::Protocol(s)) if s.contains("Chat server is offline"))
+    ));
+    // After the backoff it looks at the transcript before doing anything else.
+    p.advance(2_000);
+    let ops = operations(&frames(&mut p));
+    assert_eq!(ops[0]["operation"], "requestNotifications");
+    p.recv(&transcript(3, j!([
+        {"from":{"nickname":"Visitor","type":"Client"},"index":2,"type":"Message","text":"Hi there","utcTime":4}
+    ])));
+    assert_eq!(p.last_connection(), Some(ConnectionState::Online));
     p.backend.end_chat(p.now);
     p.drain();
     assert_eq!(frames(&mut p)[0]["data"]["operation"], "disconnect");
     p.recv(&chat(j!({"statusCode":0,"chatEnded":true,"messages":[]})));
     assert_eq!(p.last_connection(), Some(ConnectionState::Ended));
-    assert_eq!(frames(&mut p)[0]["channel"], "/meta/disconnect");
+    let disconnect = frames(&mut p)[0].clone();
+    assert_eq!(disconnect["channel"], "/meta/disconnect");
+    assert!(
+        p.closes.is_empty(),
+        "the disconnect deserves its reply first"
+    );
+    p.recv(
+        &j!([{"id":disconnect["id"],"channel":"/meta/disconnect","successful":true}]).to_string(),
+    );
     assert_eq!(p.closes, [1000]);
 }
 
@@ -436,12 +583,119 @@ fn malformed_frames_are_reported_and_ignored() {
         j!([{"from":{"type":"Agent"},"type":"Message","text":"no index"}]),
     ));
     p.recv(&transcript(4, j!([{"from":{"nickname":"Ana","type":"Agent"},"index":3,"type":"Message","text":"fine","utcTime":1}])));
-    assert_eq!(p.message_texts(), ["fine"]);
+    // An event without an index is applied (nothing to order it by), not dropped.
+    assert_eq!(p.message_texts(), ["no index", "fine"]);
     assert!(
         p.events
             .iter()
             .filter(|e| matches!(e, ChatEvent::Error(ChatError::Protocol(_))))
             .count()
-            >= 5
+            >= 4
     );
+}
+
+fn lp_config(transport: GmsTransport) -> GmsConfig {
+    GmsConfig {
+        transport,
+        ..config()
+    }
+}
+
+/// The Bayeux messages of each HTTP request, with its id.
+fn posts(p: &mut Peer<GmsBackend>) -> Vec<(u64, Vec<Value>)> {
+    p.take_http()
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r.url, "https://gms.test/genesys/cometd");
+            let body = json(r.body.as_deref().unwrap_or("[]"));
+            (r.id, body.as_array().cloned().unwrap_or_default())
+        })
+        .collect()
+}
+
+#[test]
+fn long_polling_handshakes_holds_connects_and_carries_chat_operations_over_http() {
+    let mut p = Peer::new(GmsBackend::new(
+        &lp_config(GmsTransport::LongPolling),
+        3,
+        None,
+    ));
+    p.start();
+    assert!(p.opens.is_empty(), "no WebSocket at all");
+    let hs = posts(&mut p);
+    assert_eq!(hs[0].1[0]["channel"], "/meta/handshake");
+    assert_eq!(hs[0].1[0]["supportedConnectionTypes"], j!(["long-polling"]));
+    p.respond(hs[0].0, 200, &j!([{"id":hs[0].1[0]["id"],"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"],
+        "clientId":"lp1","successful":true,"advice":{"reconnect":"retry","interval":0,"timeout":30000}}]).to_string());
+    let c = posts(&mut p);
+    assert_eq!(c[0].1[0]["channel"], "/meta/connect");
+    assert_eq!(c[0].1[0]["connectionType"], "long-polling");
+    p.respond(c[0].0, 200, &j!([{"id":c[0].1[0]["id"],"channel":"/meta/connect","successful":true,"advice":{"reconnect":"retry","interval":0,"timeout":30000}}]).to_string());
+    assert_eq!(p.last_connection(), Some(ConnectionState::Online));
+    p.advance(0);
+    let held = posts(&mut p);
+    assert_eq!(held.len(), 1, "one connect held by the server");
+    // A chat operation goes in its own POST while the connect is held.
+    p.backend.send_message("c1", "Hi", p.now);
+    p.drain();
+    let rc = posts(&mut p);
+    assert_eq!(rc[0].1[0]["data"]["operation"], "requestChat");
+    assert_eq!(rc[0].1[0]["clientId"], "lp1");
+    // Its answer comes inside the held connect's reply (CometD delivers queued messages there).
+    let answer = j!({"statusCode":0,"alias":"117","userId":"U","secureKey":"k","chatId":"ch","chatEnded":false,"nextPosition":2,
+        "messages":[{"from":{"nickname":"Visitor","participantId":1,"type":"Client"},"index":1,"type":"ParticipantJoined","utcTime":1}]});
+    p.respond(
+        rc[0].0,
+        200,
+        &j!([{"id":rc[0].1[0]["id"],"channel":CH,"successful":true}]).to_string(),
+    );
+    p.respond(held[0].0, 200, &j!([{"id":held[0].1[0]["id"],"channel":"/meta/connect","successful":true},{"channel":CH,"data":answer}]).to_string());
+    p.advance(0);
+    let next = posts(&mut p);
+    let ops: Vec<_> = next.iter().flat_map(|(_, m)| m.clone()).collect();
+    assert!(
+        ops.iter().any(|m| m["channel"] == "/meta/connect"),
+        "the next connect"
+    );
+    assert!(ops
+        .iter()
+        .any(|m| m["data"]["operation"] == "sendMessage" && m["data"]["message"] == "Hi"));
+}
+
+#[test]
+fn auto_falls_back_to_long_polling_when_the_websocket_never_opens() {
+    let mut p = Peer::new(GmsBackend::new(&lp_config(GmsTransport::Auto), 3, None));
+    p.start();
+    assert_eq!(p.opens, ["wss://gms.test/genesys/cometd"]);
+    // The upgrade is refused (a proxy): the socket closes without ever opening.
+    p.close(1006);
+    for _ in 0..5 {
+        if !p.http.is_empty() {
+            break;
+        }
+        p.advance_to_next_deadline();
+        if p.opens.len() > 1 && p.http.is_empty() {
+            p.close(1006);
+        }
+    }
+    let hs = posts(&mut p);
+    assert!(!hs.is_empty(), "falls back to HTTP");
+    assert_eq!(hs[0].1[0]["channel"], "/meta/handshake");
+    assert!(p.backend.is_long_polling());
+}
+
+#[test]
+fn auto_uses_long_polling_when_the_handshake_does_not_offer_websocket() {
+    let mut p = Peer::new(GmsBackend::new(&lp_config(GmsTransport::Auto), 3, None));
+    p.start();
+    p.open();
+    let hs = frames(&mut p);
+    p.recv(&j!([{"id":hs[0]["id"],"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"],
+        "clientId":"x","successful":true,"advice":{"reconnect":"retry","interval":0,"timeout":30000}}]).to_string());
+    let http = posts(&mut p);
+    assert_eq!(
+        http[0].1[0]["channel"], "/meta/handshake",
+        "handshakes again over HTTP"
+    );
+    assert!(p.backend.is_long_polling());
 }

@@ -160,7 +160,7 @@ proptest! {
 
     #[test]
     fn gms_never_panics(inputs in prop::collection::vec(input(), 0..40)) {
-        let c = GmsConfig { cometd_url: "https://g.test/cometd".into(), service: "s".into(), subject: None, user_data: None };
+        let c = GmsConfig { cometd_url: "https://g.test/cometd".into(), service: "s".into(), subject: None, user_data: None, transport: Default::default(), restore_timeout_ms: 60_000 };
         run(GmsBackend::new(&c, 1, None), inputs);
     }
 

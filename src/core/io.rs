@@ -90,6 +90,22 @@ impl Io {
         id
     }
 
+    /// Queues a POST with a JSON body that may take up to `timeout` ms (a long poll); returns
+    /// its id.
+    pub fn request_with_timeout(
+        &mut self,
+        method: HttpMethod,
+        url: String,
+        body: String,
+        timeout: u64,
+    ) -> RequestId {
+        let id = self.request(method, url, Some(body));
+        if let Some(last) = self.http.back_mut() {
+            last.timeout = timeout;
+        }
+        id
+    }
+
     /// Queues an event.
     pub fn emit(&mut self, event: ChatEvent) {
         self.events.push_back(event);
@@ -112,6 +128,14 @@ impl Io {
 
     /// Shows messages still waiting from before a reload as pending.
     pub fn announce_pending(&mut self, outbox: &Outbox, now: u64) {
+        for n in outbox.not_sent() {
+            self.emit(ChatEvent::MessageAdded(ChatMessage::visitor(
+                &n.client_id,
+                n.text.clone(),
+                now as i64,
+                DeliveryStatus::Failed,
+            )));
+        }
         for item in outbox.items() {
             self.emit(ChatEvent::MessageAdded(ChatMessage::visitor(
                 &item.client_id,
@@ -124,11 +148,10 @@ impl Io {
 
     /// Reports every message still waiting as not sent (shown with Retry, text kept): the
     /// conversation they were meant for is over, so they must not vanish silently.
-    pub fn fail_pending(&mut self, outbox: Outbox) {
-        for item in outbox.items() {
-            self.emit(ChatEvent::Error(ChatError::SendFailed(
-                item.client_id.clone(),
-            )));
+    /// They move to the outbox's not-sent list, which the caller keeps in its snapshot.
+    pub fn fail_pending(&mut self, outbox: &mut Outbox) {
+        for n in outbox.give_up_all() {
+            self.emit(ChatEvent::Error(ChatError::SendFailed(n.client_id)));
         }
     }
 

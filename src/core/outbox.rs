@@ -26,15 +26,29 @@ pub struct OutboxItem {
     pub last_attempt: Option<u64>,
 }
 
-/// Ordered unconfirmed messages.
+/// A message the widget gave up on (its conversation ended, or the server never stored it):
+/// kept so that a reload still shows it as not sent, with Retry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotSent {
+    /// The widget's id for the message.
+    pub client_id: String,
+    /// The text, to send again on Retry.
+    pub text: String,
+}
+
+/// Ordered unconfirmed messages, and the ones given up on.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outbox {
     items: Vec<OutboxItem>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    not_sent: Vec<NotSent>,
 }
 
 impl Outbox {
-    /// Queues a message; a client id already queued is not queued twice.
+    /// Queues a message (a Retry takes it off the not-sent list); a client id already queued
+    /// is not queued twice.
     pub fn push(&mut self, client_id: &str, text: &str) {
+        self.not_sent.retain(|n| n.client_id != client_id);
         if !self.items.iter().any(|i| i.client_id == client_id) {
             self.items.push(OutboxItem {
                 client_id: client_id.into(),
@@ -117,6 +131,36 @@ impl Outbox {
         }
     }
 
+    /// Gives up on one waiting message: it moves to the not-sent list.
+    pub fn give_up(&mut self, client_id: &str) -> Option<NotSent> {
+        let item = self.confirm(client_id)?;
+        let n = NotSent {
+            client_id: item.client_id,
+            text: item.text,
+        };
+        self.not_sent.push(n.clone());
+        Some(n)
+    }
+
+    /// Gives up on every waiting message (their conversation is over); returns them.
+    pub fn give_up_all(&mut self) -> Vec<NotSent> {
+        let ids: Vec<String> = self.items.iter().map(|i| i.client_id.clone()).collect();
+        ids.iter().filter_map(|id| self.give_up(id)).collect()
+    }
+
+    /// Only the not-sent list: what a new conversation inherits from an ended one.
+    pub fn into_not_sent(self) -> Outbox {
+        Outbox {
+            items: Vec::new(),
+            not_sent: self.not_sent,
+        }
+    }
+
+    /// Messages given up on, oldest first.
+    pub fn not_sent(&self) -> &[NotSent] {
+        &self.not_sent
+    }
+
     /// Whether a client id is waiting.
     pub fn contains(&self, client_id: &str) -> bool {
         self.items.iter().any(|i| i.client_id == client_id)
@@ -127,7 +171,7 @@ impl Outbox {
         &self.items
     }
 
-    /// Whether nothing is waiting.
+    /// Whether nothing is waiting (messages given up on do not wait).
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -247,7 +247,7 @@ impl PushBackend {
             }
             Call::Send(client_id) => match error {
                 Some(e) => {
-                    self.session.outbox.confirm(&client_id);
+                    self.session.outbox.give_up(&client_id);
                     self.io
                         .emit(ChatEvent::Error(ChatError::SendFailed(client_id)));
                     self.io.protocol_error("sendMessageToChannel", e);
@@ -576,8 +576,9 @@ impl ChatBackend for PushBackend {
         }
         self.phase = Phase::Ended;
         self.timers.clear();
-        let ended = std::mem::take(&mut self.session);
-        self.io.fail_pending(ended.outbox);
+        let mut outbox = std::mem::take(&mut self.session).outbox;
+        self.io.fail_pending(&mut outbox);
+        self.session.outbox = outbox.into_not_sent();
         self.io.conversation_ended();
     }
 

@@ -35,6 +35,18 @@ pub fn to_websocket(url: &str) -> String {
     }
 }
 
+/// Turns a ws(s) URL into http(s); http(s) URLs are kept.
+pub fn to_http(url: &str) -> String {
+    let trimmed = url.trim_end_matches('/');
+    if let Some(rest) = trimmed.strip_prefix("wss://") {
+        format!("https://{rest}")
+    } else if let Some(rest) = trimmed.strip_prefix("ws://") {
+        format!("http://{rest}")
+    } else {
+        trimmed.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +65,8 @@ mod tests {
         assert_eq!(to_websocket("https://x.test/"), "wss://x.test");
         assert_eq!(to_websocket("http://x.test/cable"), "ws://x.test/cable");
         assert_eq!(to_websocket("wss://x.test"), "wss://x.test");
+        assert_eq!(to_http("wss://x.test/cometd/"), "https://x.test/cometd");
+        assert_eq!(to_http("ws://x.test"), "http://x.test");
+        assert_eq!(to_http("https://x.test"), "https://x.test");
     }
 }

@@ -442,11 +442,7 @@ impl Controller {
                 }
             }
             d.last_snapshot = after_end.clone().unwrap_or_default();
-            let open = d.store.state.with_untracked(|s| s.is_open);
-            d.store.state.update(|s| {
-                *s = crate::state::ChatState::default();
-                s.set_open(open);
-            });
+            d.store.state.update(|s| *s = s.for_new_conversation());
             after_end
         };
         self.start_from(after_end);

@@ -544,9 +544,9 @@ impl ServerModel for Chatwoot {
         );
     }
 
-    fn http(&mut self, req: &HttpRequest, now: Millis) -> (u16, String) {
+    fn http(&mut self, req: &HttpRequest, now: Millis) -> Option<(u16, String)> {
         let (status, body) = self.route(req, now);
-        (status, body.to_string())
+        Some((status, body.to_string()))
     }
 
     fn poll(&mut self, now: Millis) -> Vec<ServerOut> {

@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod chatwoot;
+pub mod gms;
 
 use chat_widget::core::{ChatBackend, HttpRequest, Millis, SocketCommand};
 use chat_widget::state::{ChatState, Notice};
@@ -67,6 +68,8 @@ pub enum ServerOut {
     Frame(ConnId, String),
     /// The server closes a connection.
     Close(ConnId),
+    /// The answer to a request the server held (a long poll): request id, status, body.
+    Answer(u64, u16, String),
 }
 
 /// A sans-IO model of a real server, written from that server's source.
@@ -77,8 +80,9 @@ pub trait ServerModel {
     fn frame(&mut self, conn: ConnId, text: &str, now: Millis);
     /// A connection closed (by the client or the network).
     fn closed(&mut self, conn: ConnId, now: Millis);
-    /// An HTTP request reached the server, which acts on it: its status and body.
-    fn http(&mut self, req: &HttpRequest, now: Millis) -> (u16, String);
+    /// An HTTP request reached the server, which acts on it: its status and body, or `None`
+    /// when the server holds it and answers later with [`ServerOut::Answer`].
+    fn http(&mut self, req: &HttpRequest, now: Millis) -> Option<(u16, String)>;
     /// Frames and closes due by `now` (pings, broadcasts from a worker pool, the agent).
     fn poll(&mut self, now: Millis) -> Vec<ServerOut>;
     /// When `poll` next has something.
@@ -134,6 +138,8 @@ pub struct Faults {
 pub struct Stats {
     /// HTTP requests the client made, with the virtual time each was made.
     pub requests: Vec<Millis>,
+    /// Socket frames the client sent, with the virtual time of each.
+    pub frames: Vec<Millis>,
     /// Sockets opened.
     pub sockets: u32,
     /// Page reloads.
@@ -179,6 +185,8 @@ pub struct Sim<M: ServerModel> {
     live: BTreeSet<ConnId>,
     /// Half-open connections: everything sent on them vanishes, and nobody is told.
     stalled: BTreeSet<ConnId>,
+    /// Requests the server holds, with the page lifetime that made them.
+    held: HashMap<u64, u32>,
     /// Per direction and connection, the last delivery time (TCP keeps order).
     last_delivery: HashMap<(ConnId, bool), Millis>,
     /// Network randomness (latency).
@@ -217,6 +225,7 @@ impl<M: ServerModel> Sim<M> {
             next_conn: 0,
             live: BTreeSet::new(),
             stalled: BTreeSet::new(),
+            held: HashMap::new(),
             last_delivery: HashMap::new(),
             rng: Rng::new(seed.rotate_left(7)),
             faults: Faults::default(),
@@ -298,6 +307,44 @@ impl<M: ServerModel> Sim<M> {
         let at = self.now + self.rng.range(50, 1_500);
         let life = self.client.life;
         self.schedule(at, Ev::PageLoaded { life });
+    }
+
+    /// The visitor clicks "Start a new conversation" after the last one ended (what
+    /// `Controller::start_new` does): a new backend from the ended one's snapshot, and a state
+    /// that keeps only the visitor's unsent messages.
+    pub fn start_new(&mut self) {
+        self.log("visitor starts a new conversation");
+        let snapshot = self.client.backend.snapshot();
+        if let Some(conn) = self.client.conn.take() {
+            self.close_from_client(conn);
+        }
+        self.client.life += 1;
+        self.client.requests.clear();
+        self.client.backend = (self.factory)(Some(&snapshot));
+        self.client.state = self.client.state.for_new_conversation();
+        self.client.loading = false;
+        self.start();
+    }
+
+    /// The visitor presses Retry on a message that was not sent.
+    pub fn visitor_retries(&mut self, client_id: &str) {
+        let Some(text) = self
+            .client
+            .state
+            .transcript
+            .find(client_id)
+            .map(|m| m.text.clone())
+        else {
+            return;
+        };
+        self.log(format!("visitor retries {client_id}"));
+        let now = self.client_now();
+        self.client
+            .state
+            .transcript
+            .set_status(client_id, chat_widget::core::DeliveryStatus::Pending);
+        self.client.backend.send_message(client_id, &text, now);
+        self.drain_client();
     }
 
     /// The network drops every connection (both sides see it close).
@@ -384,6 +431,7 @@ impl<M: ServerModel> Sim<M> {
                 self.schedule(at, Ev::Opened { conn, accepted });
             }
             SocketCommand::Send(text) => {
+                self.stats.frames.push(self.now);
                 let Some(conn) = self.client.conn else {
                     return;
                 };
@@ -402,12 +450,11 @@ impl<M: ServerModel> Sim<M> {
 
     fn request(&mut self, req: HttpRequest) {
         self.stats.requests.push(self.now);
-        self.log(format!(
-            "http {} {:?} {}",
-            req.id,
-            req.method,
-            req.url.split("/inboxes/").nth(1).unwrap_or(&req.url)
-        ));
+        let what = match req.url.split("/inboxes/").nth(1) {
+            Some(path) => path.to_string(),
+            None => format!("{} {}", req.url, req.body.as_deref().unwrap_or("")),
+        };
+        self.log(format!("http {} {:?} {what}", req.id, req.method));
         let deadline = self.now + req.timeout;
         self.client.requests.insert(req.id, deadline);
         let life = self.client.life;
@@ -430,7 +477,11 @@ impl<M: ServerModel> Sim<M> {
     }
 
     fn answer(&mut self, life: u32, req: &HttpRequest, status: u16, body: String) {
-        let Some(&deadline) = self.client.requests.get(&req.id) else {
+        self.answer_id(life, req.id, status, body);
+    }
+
+    fn answer_id(&mut self, life: u32, id: u64, status: u16, body: String) {
+        let Some(&deadline) = self.client.requests.get(&id) else {
             return;
         };
         let mut at = self.now + self.latency();
@@ -438,15 +489,12 @@ impl<M: ServerModel> Sim<M> {
         let mut body = body;
         if self.faults.lose_answers > 0 {
             self.faults.lose_answers -= 1;
-            self.log(format!(
-                "fault: answer to {} lost after the server acted",
-                req.id
-            ));
+            self.log(format!("fault: answer to {id} lost after the server acted"));
             self.stats.faults += 1;
             (status, body) = (0, String::new());
         } else if self.faults.hang_answers > 0 {
             self.faults.hang_answers -= 1;
-            self.log(format!("fault: answer to {} hangs", req.id));
+            self.log(format!("fault: answer to {id} hangs"));
             self.stats.faults += 1;
             at += 60_000;
         }
@@ -458,7 +506,7 @@ impl<M: ServerModel> Sim<M> {
             at,
             Ev::HttpAnswer {
                 life,
-                id: req.id,
+                id,
                 status,
                 body,
             },
@@ -529,6 +577,11 @@ impl<M: ServerModel> Sim<M> {
                     self.schedule(at, Ev::ToClient { conn, text });
                 }
             }
+            ServerOut::Answer(id, status, body) => {
+                if let Some(life) = self.held.remove(&id) {
+                    self.answer_id(life, id, status, body);
+                }
+            }
             ServerOut::Close(conn) => {
                 if self.live.remove(&conn) && !self.stalled.contains(&conn) {
                     let at = self.deliver_at(conn, false);
@@ -587,8 +640,12 @@ impl<M: ServerModel> Sim<M> {
                     self.answer(life, &req, 0, String::new());
                     return;
                 }
-                let (status, body) = self.server.http(&req, self.now);
-                self.answer(life, &req, status, body);
+                match self.server.http(&req, self.now) {
+                    Some((status, body)) => self.answer(life, &req, status, body),
+                    None => {
+                        self.held.insert(req.id, life);
+                    }
+                }
             }
             Ev::HttpAnswer {
                 life,
@@ -599,7 +656,8 @@ impl<M: ServerModel> Sim<M> {
                 if life != self.client.life || self.client.requests.remove(&id).is_none() {
                     return; // An earlier page's request, or already timed out.
                 }
-                self.log(format!("http {id} answered {status}"));
+                let excerpt: String = body.chars().take(400).collect();
+                self.log(format!("http {id} answered {status} {excerpt}"));
                 self.client
                     .backend
                     .handle_http_response(id, status, &body, now);

@@ -728,7 +728,7 @@ impl VoxsigBackend {
                 self.check_contact(ContactCheck::NotFound);
             }
             Outcome::Refused => {
-                if self.session.outbox.confirm(&client_id).is_some() {
+                if self.session.outbox.give_up(&client_id).is_some() {
                     self.io
                         .emit(ChatEvent::Error(ChatError::SendFailed(client_id)));
                 }
@@ -811,8 +811,7 @@ impl VoxsigBackend {
 
     fn fail_all(&mut self, why: String) {
         self.io.emit(ChatEvent::Error(ChatError::Server(why)));
-        self.io
-            .fail_pending(std::mem::take(&mut self.session.outbox));
+        self.io.fail_pending(&mut self.session.outbox);
     }
 
     /// Records server message `id` as the visitor's message `client_id` and confirms it.
