@@ -142,6 +142,7 @@ fn run(seed: u64, verbose: bool) -> Result<Report, String> {
     let lose_first_chat_answer = rng.chance(0.15);
     let mut server = Gms::new(seed, cfg.clone());
     server.faults.lose_chat_answer = lose_first_chat_answer;
+    server.faults.silent_chat_answer = !lose_first_chat_answer && rng.chance(0.1);
     let backend_seed = rng.next_u64();
     let factory = Box::new(move |snapshot: Option<&str>| {
         Box::new(GmsBackend::new(&config(transport), backend_seed, snapshot))

@@ -699,3 +699,19 @@ fn auto_uses_long_polling_when_the_handshake_does_not_offer_websocket() {
     );
     assert!(p.backend.is_long_polling());
 }
+
+#[test]
+fn an_unanswered_request_chat_is_asked_again() {
+    let mut p = Peer::new(GmsBackend::new(&config(), 3, None));
+    p.start();
+    p.open();
+    p.recv(&handshake_ok("1"));
+    p.recv(&connect_ok("2"));
+    p.backend.send_message("c1", "hello", p.now);
+    p.drain();
+    assert_eq!(operations(&frames(&mut p))[0]["operation"], "requestChat");
+    p.advance(19_000);
+    assert!(operations(&frames(&mut p)).is_empty(), "not yet");
+    p.advance(1_000);
+    assert_eq!(operations(&frames(&mut p))[0]["operation"], "requestChat");
+}

@@ -86,6 +86,8 @@ pub struct ModelFaults {
     pub status: Option<(i64, u32)>,
     /// The next `requestChat` is performed but its answer is lost with the connection.
     pub lose_chat_answer: bool,
+    /// The next `requestChat` is performed but its answer never comes; the connection stays.
+    pub silent_chat_answer: bool,
 }
 
 /// The model.
@@ -423,6 +425,10 @@ impl Gms {
             );
             let agent = json!({"nickname": "Ana", "participantId": 2, "type": "Agent"});
             self.append(n, json!({"type": "ParticipantJoined", "from": agent}), now);
+            if self.faults.silent_chat_answer {
+                self.faults.silent_chat_answer = false;
+                return None;
+            }
             if self.faults.lose_chat_answer {
                 self.faults.lose_chat_answer = false;
                 if let Some(conn) = conn {

@@ -70,6 +70,8 @@ enum Timer {
     Confirm,
     /// The visitor's `disconnect` was not answered.
     EndFallback,
+    /// `requestChat` was not answered: ask again.
+    ChatRequest,
 }
 
 /// The chat session: what a page reload needs to resume it.
@@ -209,8 +211,11 @@ impl GmsBackend {
         self.bayeux.publish(&mut self.io, Value::Object(message))
     }
 
-    fn request_chat(&mut self) {
+    fn request_chat(&mut self, now: Millis) {
         self.chat_requested = true;
+        // A server that acted but whose answer went missing leaves a chat nobody can reach
+        // (its secureKey never came); waiting forever would leave the visitor with nothing.
+        self.timers.set(Timer::ChatRequest, now + CONFIRM_TIMEOUT);
         let mut p = Map::new();
         p.insert(
             "nickname".into(),
@@ -242,7 +247,7 @@ impl GmsBackend {
         }
         if self.snapshot.session.is_none() {
             if !self.chat_requested && !self.snapshot.outbox.is_empty() {
-                self.request_chat();
+                self.request_chat(now);
             }
             return;
         }
@@ -428,6 +433,7 @@ impl GmsBackend {
                 return; // Not an answer to requestChat; nothing to apply it to.
             }
             self.chat_requested = false;
+            self.timers.cancel(Timer::ChatRequest);
         }
         self.update_session(data);
         let events: Vec<Value> = data
@@ -732,6 +738,13 @@ impl ChatBackend for GmsBackend {
                     }
                 }
                 Timer::EndFallback => self.end_locally(now),
+                Timer::ChatRequest => {
+                    if self.snapshot.session.is_none() && self.chat_requested {
+                        self.io
+                            .protocol_error("requestChat", "no answer; asking again");
+                        self.chat_requested = false;
+                    }
+                }
             }
         }
         self.drain_bayeux(now);
