@@ -69,6 +69,11 @@ pub struct PushConfig {
     pub channel_uuid: String,
     /// Push host API URL.
     pub host_api: String,
+    /// Registers the visitor with this id (`registerUser {id}`), as Push's own widget's
+    /// `sessionId` does; otherwise the server makes one up.
+    pub session_id: Option<String>,
+    /// Sent once when a new session starts, to trigger a flow; never shown as a visitor message.
+    pub init_payload: Option<String>,
 }
 
 /// Which backend the widget talks to.
@@ -230,6 +235,15 @@ pub fn parse(raw: &RawSettings) -> Result<WidgetConfig, ConfigError> {
             host: raw.url("pushHost", &["http", "https", "ws", "wss"])?,
             channel_uuid: raw.required("pushChannelUuid")?,
             host_api: raw.url("pushHostApi", &["http", "https"])?,
+            session_id: raw
+                .get("pushSessionId")
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            init_payload: raw
+                .get("pushInitPayload")
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string),
         }),
         Some(other) => {
             return Err(ConfigError {

@@ -106,6 +106,8 @@ pub struct Strings {
     pub status_failed: &'static str,
     /// Retry button.
     pub retry: &'static str,
+    /// Notice after a gap in which replies may have been lost; `{s}` is the seconds.
+    pub missed_while_offline: &'static str,
     /// Date separator: today.
     pub today: &'static str,
     /// Date separator: yesterday.
@@ -184,6 +186,7 @@ static EN: Strings = Strings {
     status_read: "Read",
     status_failed: "Not sent",
     retry: "Retry",
+    missed_while_offline: "You were offline for {s} s — some replies may not be shown.",
     today: "Today",
     yesterday: "Yesterday",
     unread: "unread messages",
@@ -244,6 +247,7 @@ static ZH_CN: Strings = Strings {
     status_read: "已读",
     status_failed: "发送失败",
     retry: "重试",
+    missed_while_offline: "您离线了 {s} 秒，部分回复可能无法显示。",
     today: "今天",
     yesterday: "昨天",
     unread: "条未读消息",

@@ -37,7 +37,9 @@ pub fn is_answered(rich: &RichContent) -> bool {
         RichContent::Choices { chosen, .. } => chosen.is_some(),
         RichContent::Form { submitted, .. } => submitted.is_some(),
         RichContent::Rating { submitted, .. } => submitted.is_some(),
-        RichContent::Cards { .. } | RichContent::Articles { .. } => true,
+        RichContent::Cards { .. }
+        | RichContent::Articles { .. }
+        | RichContent::MissedWhileOffline { .. } => true,
     }
 }
 

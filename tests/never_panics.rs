@@ -154,7 +154,7 @@ proptest! {
 
     #[test]
     fn push_never_panics(inputs in prop::collection::vec(input(), 0..40)) {
-        let c = PushConfig { host: "wss://p.test".into(), channel_uuid: "u".into(), host_api: "https://a.test".into() };
+        let c = PushConfig { host: "wss://p.test".into(), channel_uuid: "u".into(), host_api: "https://a.test".into(), session_id: None, init_payload: None };
         run(PushBackend::new(&c, 1, None), inputs);
     }
 
@@ -173,7 +173,7 @@ proptest! {
 
     #[test]
     fn snapshots_of_any_text_are_rejected_or_restored_without_panic(s in any::<String>()) {
-        let c = PushConfig { host: "wss://p.test".into(), channel_uuid: "u".into(), host_api: "https://a.test".into() };
+        let c = PushConfig { host: "wss://p.test".into(), channel_uuid: "u".into(), host_api: "https://a.test".into(), session_id: None, init_payload: None };
         let mut b = PushBackend::new(&c, 1, Some(&s));
         b.start(0);
     }

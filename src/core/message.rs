@@ -186,6 +186,12 @@ pub enum RichContent {
         /// The rating already given, once answered.
         submitted: Option<RatingAnswer>,
     },
+    /// A notice from the widget itself: replies sent while it was not connected may be
+    /// missing (the server keeps no history to fetch them from).
+    MissedWhileOffline {
+        /// How long the widget could not receive, in seconds.
+        seconds: u64,
+    },
 }
 
 /// One option of a [`RichContent::Choices`].

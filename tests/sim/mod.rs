@@ -13,6 +13,7 @@
 
 pub mod chatwoot;
 pub mod gms;
+pub mod push;
 
 use chat_widget::core::{ChatBackend, HttpRequest, Millis, SocketCommand};
 use chat_widget::state::{ChatState, Notice};
@@ -148,6 +149,12 @@ pub struct Stats {
     pub reload_times: Vec<Millis>,
     /// Faults injected.
     pub faults: u32,
+    /// Frames handed to the client, when [`Sim::record_delivered`] is on.
+    pub delivered: Vec<String>,
+    /// When each visitor message was typed, and when it was first shown as sent (client ids).
+    pub typed_at: HashMap<String, Millis>,
+    /// See `typed_at`.
+    pub confirmed_at: HashMap<String, Millis>,
 }
 
 /// The simulated client: a backend, the widget state it feeds, and its socket.
@@ -197,6 +204,8 @@ pub struct Sim<M: ServerModel> {
     pub stats: Stats,
     /// A readable trace of the run, printed when an invariant fails.
     pub trace: Vec<String>,
+    /// Keep every frame handed to the client in `stats.delivered`.
+    pub record_delivered: bool,
 }
 
 /// The start of virtual time: a realistic epoch, far from zero so clock skew stays positive.
@@ -231,6 +240,7 @@ impl<M: ServerModel> Sim<M> {
             faults: Faults::default(),
             stats: Stats::default(),
             trace: Vec::new(),
+            record_delivered: false,
         }
     }
 
@@ -280,6 +290,10 @@ impl<M: ServerModel> Sim<M> {
         }
         let now = self.client_now();
         self.log(format!("visitor sends {client_id} {text:?}"));
+        self.stats
+            .typed_at
+            .entry(client_id.to_string())
+            .or_insert(self.now);
         self.client
             .state
             .transcript
@@ -396,6 +410,14 @@ impl<M: ServerModel> Sim<M> {
             while let Some(event) = self.client.backend.poll_event() {
                 busy = true;
                 let now = self.client_now();
+                if let chat_widget::core::ChatEvent::MessageUpdated(m) = &event {
+                    if let (Some(id), chat_widget::core::DeliveryStatus::Sent) =
+                        (&m.client_id, m.status)
+                    {
+                        let at = self.now;
+                        self.stats.confirmed_at.entry(id.clone()).or_insert(at);
+                    }
+                }
                 if let Some(Notice::IncomingMessage(_)) = self.client.state.apply(event, now) {
                     incoming = true;
                 }
@@ -614,6 +636,13 @@ impl<M: ServerModel> Sim<M> {
             }
             Ev::ToClient { conn, text } => {
                 if self.client.conn == Some(conn) && !self.stalled.contains(&conn) {
+                    if self.record_delivered {
+                        self.stats.delivered.push(text.clone());
+                        if text != "#1" {
+                            let excerpt: String = text.chars().take(160).collect();
+                            self.log(format!("<- {conn} {excerpt}"));
+                        }
+                    }
                     self.client.backend.handle_text(&text, now);
                     self.drain_client();
                 }
@@ -628,6 +657,10 @@ impl<M: ServerModel> Sim<M> {
             }
             Ev::ToServer { conn, text } => {
                 if self.live.contains(&conn) && !self.stalled.contains(&conn) {
+                    if self.record_delivered && text != "#2" {
+                        let excerpt: String = text.chars().take(160).collect();
+                        self.log(format!("-> {conn} {excerpt}"));
+                    }
                     self.server.frame(conn, &text, self.now);
                 }
             }

@@ -35,12 +35,25 @@ pub fn RichBlock(message_id: String, rich: RichContent) -> impl IntoView {
         RichContent::Rating { stars, submitted } => {
             view! { <rating::Rating id=id stars=stars submitted=submitted /> }.into_any()
         }
+        RichContent::MissedWhileOffline { seconds } => {
+            let store = use_store();
+            let text = move || {
+                store
+                    .strings()
+                    .missed_while_offline
+                    .replace("{s}", &seconds.to_string())
+            };
+            view! { <p class="cw-missed" role="status">{text}</p> }.into_any()
+        }
     }
 }
 
 /// Whether a kind of rich content wants the full width of the log rather than a bubble's.
 pub fn is_wide(rich: &RichContent) -> bool {
-    !matches!(rich, RichContent::Choices { .. })
+    !matches!(
+        rich,
+        RichContent::Choices { .. } | RichContent::MissedWhileOffline { .. }
+    )
 }
 
 /// The visitor's answer to message `id` while it is on its way (tracked).

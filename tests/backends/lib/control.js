@@ -18,6 +18,8 @@
 //   POST /_control/refuse            {seconds}        refuse new connections for a while
 //   POST /_control/restart                            forget connection state, as a restart would
 // The Voxsig server has more (faults, deletions, bursts): see tests/backends/voxsig/rest.rb.
+// The Push server has more (GET/POST /config, POST /reset, GET /published, /dropped, /sessions,
+// POST /kickout, /restart {forget}): see tests/backends/push/server.js and options.js.
 "use strict";
 
 function readJson(req) {
