@@ -14,6 +14,8 @@ wasm_bindgen_test_configure!(run_in_browser);
 enum Backend {
     Voxsig,
     Gms,
+    /// The GMS reference server through the widget's long-polling transport.
+    GmsLongPolling,
     Push,
 }
 
@@ -21,7 +23,7 @@ impl Backend {
     fn port(self) -> u16 {
         match self {
             Backend::Voxsig => 3101,
-            Backend::Gms => 3102,
+            Backend::Gms | Backend::GmsLongPolling => 3102,
             Backend::Push => 3103,
         }
     }
@@ -30,6 +32,7 @@ impl Backend {
         match self {
             Backend::Voxsig => "{ backend: 'voxsig', locale: 'en', voxsigUrl: 'http://127.0.0.1:3101', voxsigInbox: 'demo-inbox' }",
             Backend::Gms => "{ backend: 'gms', locale: 'en', gmsUrl: 'http://127.0.0.1:3102/genesys/cometd', gmsService: 'customer-support' }",
+            Backend::GmsLongPolling => "{ backend: 'gms', locale: 'en', gmsUrl: 'http://127.0.0.1:3102/genesys/cometd', gmsService: 'customer-support', gmsTransport: 'long-polling' }",
             Backend::Push => "{ backend: 'push', locale: 'en', pushHost: 'http://127.0.0.1:3103', pushChannelUuid: 'cf3d62bc', pushHostApi: 'https://new.push.al' }",
         }
     }
@@ -38,7 +41,7 @@ impl Backend {
     fn received_text(self) -> &'static str {
         match self {
             Backend::Voxsig => "content",
-            Backend::Gms | Backend::Push => "text",
+            Backend::Gms | Backend::GmsLongPolling | Backend::Push => "text",
         }
     }
 }
@@ -230,6 +233,10 @@ async fn conversation_happy_path(b: Backend) {
 }
 
 async fn messages_across_a_drop(b: Backend) {
+    if b == Backend::Push {
+        // The real Push server keeps nothing for a socket that is gone: see push_real_server.
+        return push_real_server::twenty_across_a_drop().await;
+    }
     start_conversation(b).await;
     control(b, "/drop", "{}").await;
     let n = if b == Backend::Voxsig { 25 } else { 20 };
@@ -331,7 +338,7 @@ async fn reload_resumes(b: Backend) {
 
 async fn end_of_conversation(b: Backend) {
     start_conversation(b).await;
-    if b != Backend::Gms {
+    if !matches!(b, Backend::Gms | Backend::GmsLongPolling) {
         // Push has no end event, and a Voxsig agent's resolve leaves the conversation open to
         // the visitor (writing reopens it): the visitor ends it.
         let button: HtmlElement = root()
@@ -402,6 +409,11 @@ e2e! {
     gms_five_while_refused => ("refuse", Backend::Gms),
     gms_reload => ("reload", Backend::Gms),
     gms_end => ("end", Backend::Gms),
+    gms_long_polling_conversation => ("happy", Backend::GmsLongPolling),
+    gms_long_polling_twenty_across_drop => ("drop", Backend::GmsLongPolling),
+    gms_long_polling_five_while_refused => ("refuse", Backend::GmsLongPolling),
+    gms_long_polling_reload => ("reload", Backend::GmsLongPolling),
+    gms_long_polling_end => ("end", Backend::GmsLongPolling),
     push_conversation => ("happy", Backend::Push),
     push_twenty_across_drop => ("drop", Backend::Push),
     push_five_while_refused => ("refuse", Backend::Push),
@@ -805,5 +817,364 @@ mod voxsig_real_chatwoot {
         assert_eq!(status, "open", "reopened on the server");
         assert_eq!(received(B, &text).await, 1);
         embed::destroy();
+    }
+}
+
+/// GMS against the reference server configured like deployments the widget's authors did not
+/// write: WebSocket refused by a proxy, `statusCode` 2, expired sessions, the same text twice.
+mod gms_real_deployments {
+    use super::*;
+
+    const B: Backend = Backend::Gms;
+
+    async fn config(body: &str) {
+        control(B, "/reset", "{}").await;
+        control(B, "/config", body).await;
+    }
+
+    fn click(selector: &str) {
+        let el: HtmlElement = root()
+            .query_selector(selector)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{selector} is shown"))
+            .unchecked_into();
+        el.click();
+    }
+
+    async fn reply_to(text: &str) {
+        let reply = format!("You said: {text}");
+        wait_for(
+            || count(&texts(".cw-msg-agent .cw-bubble"), &reply) == 1,
+            20_000,
+            "the agent's reply",
+        )
+        .await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn websocket_refused_by_a_proxy_falls_back_to_long_polling() {
+        config("{websocket: false}").await;
+        let first = start_conversation(B).await;
+        assert_eq!(received(B, &first).await, 1);
+        let second = unique("over http");
+        send(&second).await;
+        reply_to(&second).await;
+        assert_eq!(received(B, &second).await, 1);
+        embed::destroy();
+        control(B, "/reset", "{}").await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn status_code_2_mid_chat_ends_it_and_the_message_can_be_resent_in_a_new_one() {
+        config("{}").await;
+        start_conversation(B).await;
+        control(B, "/fault/status", "{operation: 'sendMessage', code: 2}").await;
+        let lost = unique("refused");
+        send(&lost).await;
+        wait_for(|| has(".cw-ended"), 10_000, "the ended state").await;
+        wait_for(
+            || has(".cw-msg[data-status='failed'] .cw-retry"),
+            5_000,
+            "the message shown not sent, with Retry",
+        )
+        .await;
+        assert!(!has(".cw-input"), "no composer in the dead chat");
+        assert_eq!(received(B, &lost).await, 0);
+        click(".cw-ended .cw-primary");
+        leptos::task::tick().await;
+        click(".cw-retry");
+        reply_to(&lost).await;
+        assert_eq!(received(B, &lost).await, 1, "sent once, in the new chat");
+        embed::destroy();
+    }
+
+    #[wasm_bindgen_test]
+    async fn an_expired_session_after_a_reload_starts_afresh() {
+        config("{}").await;
+        start_conversation(B).await;
+        embed::destroy();
+        control(B, "/fault/expire", "{}").await;
+        boot(B, false).await;
+        js_sys::eval("ChatWidget.open()").unwrap();
+        wait_for(|| has(".cw-ended"), 15_000, "the ended state").await;
+        click(".cw-ended .cw-primary");
+        leptos::task::tick().await;
+        let fresh = unique("after expiry");
+        send(&fresh).await;
+        reply_to(&fresh).await;
+        assert_eq!(received(B, &fresh).await, 1);
+        embed::destroy();
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_same_text_across_a_reload_is_sent_twice_not_matched_to_the_first() {
+        config("{normalize: true}").await;
+        let ok = unique("ok");
+        boot(B, true).await;
+        js_sys::eval("ChatWidget.open()").unwrap();
+        // Trailing spaces: the server stores it trimmed, which must not matter.
+        send(&format!("{ok}  ")).await;
+        reply_to(&ok).await;
+        boot(B, false).await;
+        js_sys::eval("ChatWidget.open()").unwrap();
+        send(&ok).await;
+        wait_for(
+            || {
+                count(
+                    &texts(".cw-msg-agent .cw-bubble"),
+                    &format!("You said: {ok}"),
+                ) == 2
+            },
+            20_000,
+            "the second reply",
+        )
+        .await;
+        assert_eq!(received(B, &ok).await, 2, "both sent, once each");
+        sleep(1_000).await;
+        assert!(
+            !has(".cw-msg[data-status='pending']"),
+            "nothing left pending"
+        );
+        embed::destroy();
+        control(B, "/reset", "{}").await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_lost_request_chat_answer_is_asked_again() {
+        config("{}").await;
+        control(B, "/fault/lose_answer", "{operation: 'requestChat'}").await;
+        boot(B, true).await;
+        js_sys::eval("ChatWidget.open()").unwrap();
+        let first = unique("first");
+        send(&first).await;
+        // No answer within 20 s: requestChat again; the message goes to the chat that answered.
+        let reply = format!("You said: {first}");
+        wait_for(
+            || count(&texts(".cw-msg-agent .cw-bubble"), &reply) == 1,
+            40_000,
+            "the agent's reply",
+        )
+        .await;
+        assert_eq!(received(B, &first).await, 1);
+        embed::destroy();
+    }
+
+    #[wasm_bindgen_test]
+    async fn status_code_1_is_retried_and_the_message_arrives_once() {
+        config("{}").await;
+        start_conversation(B).await;
+        control(
+            B,
+            "/fault/status",
+            "{operation: 'sendMessage', code: 1, times: 2}",
+        )
+        .await;
+        let later = unique("retried");
+        send(&later).await;
+        reply_to(&later).await;
+        assert_eq!(received(B, &later).await, 1);
+        embed::destroy();
+    }
+}
+
+/// Push against the reference server behaving like the SocketCluster-era Push server: no
+/// acknowledgements, no ids it knows, no mailbox; flags for what later servers do.
+mod push_real_server {
+    use super::*;
+
+    const B: Backend = Backend::Push;
+
+    async fn config(body: &str) {
+        control(B, "/reset", "{}").await;
+        control(B, "/config", body).await;
+    }
+
+    async fn get_json(path: &str) -> serde_json::Value {
+        let v = eval_async(&format!(
+            "fetch('http://127.0.0.1:3103/_control{path}').then(r => r.text())"
+        ))
+        .await;
+        serde_json::from_str(&v.as_string().unwrap_or_default()).unwrap_or_default()
+    }
+
+    async fn reply_to(text: &str) {
+        let reply = format!("You said: {text}");
+        wait_for(
+            || count(&texts(".cw-msg-agent .cw-bubble"), &reply) == 1,
+            20_000,
+            "the agent's reply",
+        )
+        .await;
+    }
+
+    async fn sent_once(text: &str) {
+        reply_to(text).await;
+        assert_eq!(received(B, text).await, 1, "{text} reached the server once");
+        // A server that answers nothing is learned within 5 s, then a frame confirms.
+        wait_for(
+            || !has(".cw-msg-visitor[data-status='pending']"),
+            15_000,
+            "shown sent, not pending",
+        )
+        .await;
+    }
+
+    /// Twenty agent messages right after a drop: those published before the widget has
+    /// subscribed again are gone on the real server. Every one that was delivered is shown
+    /// once and in order, and the visitor is told that some may be missing.
+    pub async fn twenty_across_a_drop() {
+        config("{}").await;
+        start_conversation(B).await;
+        control(B, "/drop", "{}").await;
+        let burst: Vec<String> = (0..20).map(|i| unique(&format!("burst {i:02}"))).collect();
+        for text in &burst {
+            control(B, "/agent/say", &format!("{{text: '{text}'}}")).await;
+        }
+        sleep(3_000).await;
+        let published = get_json("/published").await;
+        let delivered: Vec<String> =
+            burst
+                .iter()
+                .filter(|t| {
+                    published.as_array().into_iter().flatten().any(|p| {
+                        p["text"] == t.as_str() && p["subscribers"].as_u64().unwrap_or(0) > 0
+                    })
+                })
+                .cloned()
+                .collect();
+        let lost = burst.len() - delivered.len();
+        let shown: Vec<String> = texts(".cw-msg-agent .cw-bubble")
+            .into_iter()
+            .filter(|t| burst.contains(t))
+            .collect();
+        assert_eq!(shown, delivered, "each delivered one once, in order");
+        if lost > 0 {
+            wait_for(
+                || has(".cw-missed"),
+                8_000,
+                "the notice that replies may be missing",
+            )
+            .await;
+        }
+        embed::destroy();
+    }
+
+    #[wasm_bindgen_test]
+    async fn with_history_the_gap_after_a_drop_is_filled() {
+        config("{history: true}").await;
+        start_conversation(B).await;
+        control(B, "/drop", "{}").await;
+        let burst: Vec<String> = (0..10).map(|i| unique(&format!("kept {i:02}"))).collect();
+        for text in &burst {
+            control(B, "/agent/say", &format!("{{text: '{text}'}}")).await;
+        }
+        wait_for(
+            || {
+                let shown = texts(".cw-msg-agent .cw-bubble");
+                burst.iter().all(|t| count(&shown, t) == 1)
+            },
+            15_000,
+            "all of them, from history",
+        )
+        .await;
+        embed::destroy();
+        control(B, "/reset", "{}").await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn acknowledged_sends_and_unanswered_subscribe() {
+        for flags in [
+            "{ack: true}",
+            "{subscribe_answer: false}",
+            "{both_paths: true}",
+        ] {
+            config(flags).await;
+            start_conversation(B).await;
+            let text = unique("flags");
+            send(&text).await;
+            sent_once(&text).await;
+            assert_eq!(
+                count(
+                    &texts(".cw-msg-agent .cw-bubble"),
+                    &format!("You said: {text}")
+                ),
+                1,
+                "{flags}: the reply once"
+            );
+            embed::destroy();
+        }
+        control(B, "/reset", "{}").await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_long_agent_message_arrives_in_parts_all_shown() {
+        config("{split_length: 160}").await;
+        start_conversation(B).await;
+        let words: Vec<String> = (0..80).map(|i| format!("word{i}")).collect();
+        let long = words.join(" ");
+        control(B, "/agent/say", &format!("{{text: '{long}'}}")).await;
+        wait_for(
+            || {
+                texts(".cw-msg-agent .cw-bubble")
+                    .iter()
+                    .any(|t| t.contains("word79"))
+            },
+            10_000,
+            "the last part",
+        )
+        .await;
+        let joined = texts(".cw-msg-agent .cw-bubble")
+            .into_iter()
+            .filter(|t| t.contains("word"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        for w in &words {
+            assert_eq!(
+                joined.matches(&format!("{w} ")).count()
+                    + usize::from(joined.ends_with(w.as_str())),
+                1,
+                "{w} once"
+            );
+        }
+        embed::destroy();
+        control(B, "/reset", "{}").await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn reload_one_second_after_sending_sends_it_once() {
+        config("{}").await;
+        start_conversation(B).await;
+        let text = unique("reload soon");
+        send(&text).await;
+        sleep(1_000).await;
+        boot(B, false).await;
+        js_sys::eval("ChatWidget.open()").unwrap();
+        sent_once(&text).await;
+        embed::destroy();
+    }
+
+    #[wasm_bindgen_test]
+    async fn drop_one_and_a_half_seconds_after_sending_sends_it_once() {
+        config("{}").await;
+        start_conversation(B).await;
+        let text = unique("drop soon");
+        send(&text).await;
+        sleep(1_500).await;
+        control(B, "/drop", "{}").await;
+        sent_once(&text).await;
+        embed::destroy();
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_restart_that_forgets_sessions_is_survived() {
+        config("{set_auth_token: true, unknown_urn: 'accept'}").await;
+        start_conversation(B).await;
+        control(B, "/restart", "{forget: true}").await;
+        sleep(1_500).await;
+        let text = unique("after restart");
+        send(&text).await;
+        sent_once(&text).await;
+        embed::destroy();
+        control(B, "/reset", "{}").await;
     }
 }

@@ -647,16 +647,22 @@ impl PushBackend {
         {
             // No answer will ever prove a read. The best sign: a frame that left the server
             // after our send could have reached it — one round trip after the send.
-            let rtt = self.round_trip.unwrap_or(ACK_TIMEOUT);
-            let last = self
-                .in_flight
-                .iter()
-                .filter(|(_, _, at)| at + rtt <= now)
-                .map(|(c, _, _)| *c)
-                .max();
-            if let Some(cid) = last {
-                self.confirm_through(cid, now);
-            }
+            self.confirm_by_frame(now);
+        }
+    }
+
+    /// Confirms the sends a frame that arrived at `self.last_frame_at` came a round trip after.
+    fn confirm_by_frame(&mut self, now: Millis) {
+        let rtt = self.round_trip.unwrap_or(ACK_TIMEOUT);
+        let heard = self.last_frame_at;
+        let last = self
+            .in_flight
+            .iter()
+            .filter(|(_, _, at)| at + rtt <= heard)
+            .map(|(c, _, _)| *c)
+            .max();
+        if let Some(cid) = last {
+            self.confirm_through(cid, now);
         }
     }
 
@@ -933,6 +939,9 @@ impl ChatBackend for PushBackend {
                             self.session.subscribe_answers = Some(false);
                             self.calls.retain(|_, c| *c != Call::Barrier);
                             self.barrier(now);
+                            if self.session_id.is_none() {
+                                self.confirm_by_frame(now);
+                            }
                         }
                     }
                     Some(Call::Barrier) => {
