@@ -865,6 +865,20 @@ mod gms_real_deployments {
     }
 
     #[wasm_bindgen_test]
+    async fn long_polling_against_cometd_that_tracks_sessions_by_cookie() {
+        // CometD >= 3.0.6 finds a long-polling session by its BAYEUX_BROWSER cookie.
+        config("{websocket: false, browser_cookie: true}").await;
+        let first = start_conversation(B).await;
+        assert_eq!(received(B, &first).await, 1);
+        let second = unique("with cookie");
+        send(&second).await;
+        reply_to(&second).await;
+        assert_eq!(received(B, &second).await, 1);
+        embed::destroy();
+        control(B, "/reset", "{}").await;
+    }
+
+    #[wasm_bindgen_test]
     async fn status_code_2_mid_chat_ends_it_and_the_message_can_be_resent_in_a_new_one() {
         config("{}").await;
         start_conversation(B).await;
@@ -879,6 +893,11 @@ mod gms_real_deployments {
         )
         .await;
         assert!(!has(".cw-input"), "no composer in the dead chat");
+        assert!(
+            texts(".cw-presence").iter().all(|t| !t.ends_with("Online")),
+            "the header no longer claims an agent online: {:?}",
+            texts(".cw-presence")
+        );
         assert_eq!(received(B, &lost).await, 0);
         click(".cw-ended .cw-primary");
         leptos::task::tick().await;

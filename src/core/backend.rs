@@ -60,6 +60,9 @@ pub struct HttpRequest {
     /// The driver gives up after this long and reports status 0, so one hung request cannot
     /// hold up everything queued behind it.
     pub timeout: Millis,
+    /// Send cookies cross-origin (`credentials: "include"`), as CometD's long-polling does:
+    /// CometD ≥ 3.0.6 finds a long-polling session by its `BAYEUX_BROWSER` cookie.
+    pub with_credentials: bool,
 }
 
 /// Who the visitor is, as far as the host page told us.

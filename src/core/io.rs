@@ -86,12 +86,14 @@ impl Io {
             url,
             body,
             timeout: HTTP_TIMEOUT,
+            with_credentials: false,
         });
         id
     }
 
-    /// Queues a POST with a JSON body that may take up to `timeout` ms (a long poll); returns
-    /// its id.
+    /// Queues a POST with a JSON body that may take up to `timeout` ms (a long poll), sent
+    /// with the browser's cookies for that server (see [`HttpRequest::with_credentials`]);
+    /// returns its id.
     pub fn request_with_timeout(
         &mut self,
         method: HttpMethod,
@@ -102,6 +104,7 @@ impl Io {
         let id = self.request(method, url, Some(body));
         if let Some(last) = self.http.back_mut() {
             last.timeout = timeout;
+            last.with_credentials = true;
         }
         id
     }

@@ -122,6 +122,11 @@ async fn fetch_with(req: &HttpRequest, signal: Option<web_sys::AbortSignal>) -> 
         HttpMethod::Patch => Request::patch(&req.url),
     }
     .abort_signal(signal.as_ref());
+    let builder = if req.with_credentials {
+        builder.credentials(web_sys::RequestCredentials::Include)
+    } else {
+        builder
+    };
     let request = match &req.body {
         Some(body) => builder
             .header("content-type", "application/json")

@@ -176,9 +176,10 @@ impl Gms {
     /// The agent leaves and the chat ends.
     pub fn agent_ends(&mut self, now: Millis) {
         if let Some(c) = self.live_chat() {
+            // The chat is over before the notification goes: it carries chatEnded: true.
+            self.chats[c].ended = true;
             let from = json!({"nickname": "Ana", "participantId": 2, "type": "Agent"});
             self.append(c, json!({"type": "ParticipantLeft", "from": from}), now);
-            self.chats[c].ended = true;
         }
     }
 

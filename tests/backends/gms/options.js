@@ -22,6 +22,18 @@ const DEFAULTS = Object.freeze({
   // bayeux.adoc); CometD always installs it (AsyncJSONTransport). false = POSTs to the CometD
   // path are answered HTTP 400 "Unknown Bayeux Transport" (CometDServlet.service).
   long_polling: bool("GMS_LONG_POLLING", true),
+  // GMS_BROWSER_COOKIE. Since CometD 3.0.6 (cometd/cometd #608 "Improve protection against
+  // stolen clientId", commit 2d64adbd9; reworked for several tabs in 3.0.7, #612, 95368d9fc) a
+  // long-polling request finds its session only through the BAYEUX_BROWSER cookie that the
+  // handshake reply sets (AbstractHttpTransport.findCurrentSessions / findSession /
+  // setBrowserId); without the cookie every request after the handshake is answered
+  // 402::Unknown client. A deployment can turn that off with trustClientSession=true (added in
+  // 3.0.10, #641 "Unable to connect from browsers that block 3rd party cookies"); CometD before
+  // 3.0.6 looked the clientId up alone. Over WebSocket the session is found by clientId
+  // (AbstractWebSocketTransport.processMessages). Which CometD GMS ships and whether it trusts
+  // client sessions is UNKNOWN: default false (found by clientId); true = CometD 3.0.6+
+  // defaults. The cookie is set on every long-polling handshake reply either way.
+  browser_cookie: bool("GMS_BROWSER_COOKIE", false),
   // GMS_ERRORS: how an unknown (forgotten, expired) clientId is answered.
   //  "cometd"  402::Unknown client, advice {reconnect: "handshake", interval: 0} on handshake and
   //            connect replies (BayeuxServerImpl.unknownSession before cometd/cometd commit
@@ -82,7 +94,8 @@ const DEFAULTS = Object.freeze({
   //         (response.chatEnded ?? true).
   error_shape: str("GMS_ERROR_SHAPE", "full"),
   // GMS_CONNECT_TIMEOUT: how long /meta/connect is held (CometD AbstractServerTransport
-  // _timeout = 30000; sent as advice.timeout).
+  // _timeout = 30000; sent as advice.timeout). A client's own advice.timeout on a connect wins
+  // for that connect (ServerSessionImpl.calculateTimeout, the transient timeout).
   timeout: num("GMS_CONNECT_TIMEOUT", 30000),
   // GMS_MAX_INTERVAL: a client without an outstanding /meta/connect for this long is forgotten
   // (CometD _maxInterval = 10000, ServerSessionImpl.scheduleExpiration; GMS "closes the socket
