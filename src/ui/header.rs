@@ -15,7 +15,16 @@ pub fn Header() -> impl IntoView {
             .with(|a| a.title.clone())
             .unwrap_or_else(|| store.strings().title.to_string())
     };
-    let presence = move || store.state.with(|s| s.presence);
+    // Once the conversation is over nobody is with the visitor, whatever the agent's status.
+    let presence = move || {
+        store.state.with(|s| {
+            if s.is_over() {
+                s.presence.map(|_| Presence::Offline)
+            } else {
+                s.presence
+            }
+        })
+    };
     let presence_label = move || {
         let s = store.strings();
         let who = agent()
