@@ -470,68 +470,18 @@ fn check(sim: &Sim<Gms>, typed: &Typed, retried: &[String], active_end: Millis) 
 
 #[test]
 fn gms_core_against_a_model_of_gms_behind_cometd() {
-    if let Ok(seed) = std::env::var("SIM_SEED") {
-        let seed: u64 = seed.parse().expect("SIM_SEED is a number");
-        if let Err(report) = run(seed, true) {
-            panic!("{report}");
-        }
+    let Some((count, reports)) = sim::run_seeds("gms_sim", REGRESSIONS, run) else {
         return;
-    }
-    let count: u64 = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(if cfg!(debug_assertions) { 200 } else { 5_000 });
-    if std::env::var("SIM_SURVEY").is_ok() {
-        return survey(count);
-    }
-    let mut totals = Report::default();
-    let mut long_polling = 0;
-    for seed in REGRESSIONS.iter().copied().chain(0..count) {
-        match run(seed, false) {
-            Ok(r) => {
-                totals.typed += r.typed;
-                totals.agent += r.agent;
-                totals.chats += r.chats;
-                totals.faults += r.faults;
-                totals.reloads += r.reloads;
-                totals.in_doubt_copies += r.in_doubt_copies;
-                long_polling += r.long_polling as u32;
-            }
-            Err(report) => panic!(
-                "{report}\nrerun with SIM_SEED={seed} cargo test --test gms_sim -- --nocapture"
-            ),
-        }
-    }
+    };
+    let sum = |f: fn(&Report) -> usize| reports.iter().map(f).sum::<usize>();
     println!(
-        "gms simulation: {count} seeds ({long_polling} used long-polling), {} visitor messages, {} agent messages, {} chats, {} faults, {} reloads, {} copies left in chats that ended while a message's fate was unknown",
-        totals.typed, totals.agent, totals.chats, totals.faults, totals.reloads, totals.in_doubt_copies
+        "gms simulation: {count} seeds ({} used long-polling), {} visitor messages, {} agent messages, {} chats, {} faults, {} reloads, {} copies left in chats that ended while a message's fate was unknown",
+        sum(|r| r.long_polling as usize),
+        sum(|r| r.typed),
+        sum(|r| r.agent),
+        sum(|r| r.chats),
+        sum(|r| r.faults as usize),
+        sum(|r| r.reloads as usize),
+        sum(|r| r.in_doubt_copies)
     );
-}
-
-/// `SIM_SURVEY=1`: runs every seed and tallies the kinds of violation.
-fn survey(count: u64) {
-    let mut kinds: BTreeMap<String, (u64, u64)> = Default::default();
-    let mut failed = 0;
-    for seed in 0..count {
-        if let Err(report) = run(seed, false) {
-            failed += 1;
-            for line in report.lines().filter_map(|l| l.strip_prefix("VIOLATION: ")) {
-                let kind: String = line
-                    .split('"')
-                    .enumerate()
-                    .filter(|(i, _)| i % 2 == 0)
-                    .map(|(_, p)| p)
-                    .collect::<String>()
-                    .chars()
-                    .filter(|c| !c.is_ascii_digit())
-                    .collect();
-                let e = kinds.entry(kind).or_insert((0, seed));
-                e.0 += 1;
-            }
-        }
-    }
-    println!("survey: {failed} of {count} seeds violate an invariant");
-    for (kind, (n, first)) in kinds {
-        println!("{n:>6} × {kind}   (first: seed {first})");
-    }
 }

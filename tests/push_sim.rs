@@ -499,79 +499,29 @@ fn check(
 
 #[test]
 fn push_core_against_a_model_of_the_push_server() {
-    if let Ok(seed) = std::env::var("SIM_SEED") {
-        let seed: u64 = seed.parse().expect("SIM_SEED is a number");
-        if let Err(report) = run(seed, true) {
-            panic!("{report}");
-        }
+    let Some((count, reports)) = sim::run_seeds("push_sim", REGRESSIONS, run) else {
         return;
-    }
-    let count: u64 = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(if cfg!(debug_assertions) { 200 } else { 5_000 });
-    if std::env::var("SIM_SURVEY").is_ok() {
-        return survey(count);
-    }
-    let mut t = Report::default();
-    for seed in REGRESSIONS.iter().copied().chain(0..count) {
-        match run(seed, false) {
-            Ok(r) => {
-                t.typed += r.typed;
-                t.parts += r.parts;
-                t.lost_parts += r.lost_parts;
-                t.lost_in_reloads += r.lost_in_reloads;
-                t.notices += r.notices;
-                t.doubled += r.doubled;
-                t.doubled_unprovable += r.doubled_unprovable;
-                t.lost_unprovable += r.lost_unprovable;
-                t.deaths += r.deaths;
-                t.confirm_ms.extend(r.confirm_ms);
-            }
-            Err(report) => panic!(
-                "{report}\nrerun with SIM_SEED={seed} cargo test --test push_sim -- --nocapture"
-            ),
-        }
-    }
-    t.confirm_ms.sort_unstable();
+    };
+    let sum = |f: fn(&Report) -> usize| reports.iter().map(f).sum::<usize>();
+    let mut confirm_ms: Vec<Millis> = reports.iter().flat_map(|r| r.confirm_ms.clone()).collect();
+    confirm_ms.sort_unstable();
     let pct = |p: f64| {
-        t.confirm_ms
-            .get(
-                ((t.confirm_ms.len() as f64 * p) as usize)
-                    .min(t.confirm_ms.len().saturating_sub(1)),
-            )
-            .copied()
-            .unwrap_or(0)
+        let i = ((confirm_ms.len() as f64 * p) as usize).min(confirm_ms.len().saturating_sub(1));
+        confirm_ms.get(i).copied().unwrap_or(0)
     };
     println!(
         "push simulation: {count} seeds, {} visitor messages ({} doubled by {} connection deaths; where the server answers nothing: {} doubled, {} lost), typed→sent median {} ms, p90 {} ms, p99 {} ms; {} agent parts, {} lost while not subscribed ({} inside reloads, untold), {} offline notices",
-        t.typed, t.doubled, t.deaths, t.doubled_unprovable, t.lost_unprovable, pct(0.5), pct(0.9), pct(0.99), t.parts, t.lost_parts, t.lost_in_reloads, t.notices
+        sum(|r| r.typed),
+        sum(|r| r.doubled),
+        sum(|r| r.deaths as usize),
+        sum(|r| r.doubled_unprovable),
+        sum(|r| r.lost_unprovable),
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        sum(|r| r.parts),
+        sum(|r| r.lost_parts),
+        sum(|r| r.lost_in_reloads),
+        sum(|r| r.notices)
     );
-}
-
-fn survey(count: u64) {
-    let mut kinds: BTreeMap<String, (u64, u64)> = Default::default();
-    let mut failed = 0;
-    for seed in 0..count {
-        if let Err(report) = run(seed, false) {
-            failed += 1;
-            for line in report.lines().filter_map(|l| l.strip_prefix("VIOLATION: ")) {
-                let kind: String = line
-                    .split('"')
-                    .enumerate()
-                    .filter(|(i, _)| i % 2 == 0)
-                    .map(|(_, p)| p)
-                    .collect::<String>()
-                    .chars()
-                    .filter(|c| !c.is_ascii_digit())
-                    .collect();
-                let e = kinds.entry(kind).or_insert((0, seed));
-                e.0 += 1;
-            }
-        }
-    }
-    println!("survey: {failed} of {count} seeds violate an invariant");
-    for (kind, (n, first)) in kinds {
-        println!("{n:>6} × {kind}   (first: seed {first})");
-    }
 }

@@ -376,68 +376,16 @@ fn check(
 
 #[test]
 fn voxsig_core_against_a_model_of_real_chatwoot() {
-    if let Ok(seed) = std::env::var("SIM_SEED") {
-        let seed: u64 = seed.parse().expect("SIM_SEED is a number");
-        if let Err(report) = run(seed, true) {
-            panic!("{report}");
-        }
+    let Some((count, reports)) = sim::run_seeds("voxsig_sim", REGRESSIONS, run) else {
         return;
-    }
-    let count: u64 = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        // Unoptimised builds run a sample; scripts/test runs thousands with --release.
-        .unwrap_or(if cfg!(debug_assertions) { 200 } else { 5_000 });
-    if std::env::var("SIM_SURVEY").is_ok() {
-        return survey(count);
-    }
-    let mut totals = Report::default();
-    for seed in REGRESSIONS.iter().copied().chain(0..count) {
-        match run(seed, false) {
-            Ok(r) => {
-                totals.typed += r.typed;
-                totals.agent += r.agent;
-                totals.faults += r.faults;
-                totals.reloads += r.reloads;
-                totals.peak_rate = totals.peak_rate.max(r.peak_rate);
-            }
-            Err(report) => panic!(
-                "{report}\nrerun with SIM_SEED={seed} cargo test --test voxsig_sim -- --nocapture"
-            ),
-        }
-    }
+    };
+    let sum = |f: fn(&Report) -> usize| reports.iter().map(f).sum::<usize>();
     println!(
         "voxsig simulation: {count} seeds, {} visitor messages, {} agent messages, {} faults, {} reloads, peak {} requests/10 s",
-        totals.typed, totals.agent, totals.faults, totals.reloads, totals.peak_rate
+        sum(|r| r.typed),
+        sum(|r| r.agent),
+        sum(|r| r.faults as usize),
+        sum(|r| r.reloads as usize),
+        reports.iter().map(|r| r.peak_rate).max().unwrap_or(0)
     );
-}
-
-/// `SIM_SURVEY=1`: runs every seed and tallies the kinds of violation instead of stopping at
-/// the first (how the simulation judged the core before it was rewritten, for instance).
-fn survey(count: u64) {
-    let mut kinds: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
-    let mut failed = 0;
-    for seed in 0..count {
-        if let Err(report) = run(seed, false) {
-            failed += 1;
-            for line in report.lines().filter_map(|l| l.strip_prefix("VIOLATION: ")) {
-                // The kind of violation, without the message's own text and numbers.
-                let kind: String = line
-                    .split('"')
-                    .enumerate()
-                    .filter(|(i, _)| i % 2 == 0)
-                    .map(|(_, p)| p)
-                    .collect::<String>()
-                    .chars()
-                    .filter(|c| !c.is_ascii_digit())
-                    .collect();
-                let e = kinds.entry(kind).or_insert((0, seed));
-                e.0 += 1;
-            }
-        }
-    }
-    println!("survey: {failed} of {count} seeds violate an invariant");
-    for (kind, (n, first)) in kinds {
-        println!("{n:>6} × {kind}   (first: seed {first})");
-    }
 }

@@ -21,7 +21,7 @@
 //! - An incoming message reopens a resolved conversation (`Message#reopen_conversation`).
 //! - Pings every 3 s (`ActionCable::Server::Connections::BEAT_INTERVAL`).
 
-use super::{ConnId, Rng, ServerModel, ServerOut};
+use super::{ConnId, Outbound, Rng, ServerModel, ServerOut};
 use chat_widget::core::{HttpMethod, HttpRequest, Millis};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -95,9 +95,8 @@ pub struct Chatwoot {
     pub messages: BTreeMap<u64, Msg>,
     /// Live sockets: the identifier each subscribed with, by token.
     conns: BTreeMap<ConnId, Socket>,
-    /// Broadcast jobs and other frames waiting: (due, order, output).
-    pending: Vec<(Millis, u64, ServerOut)>,
-    order: u64,
+    /// Broadcast jobs and other frames waiting.
+    pending: Outbound,
 }
 
 #[derive(Debug, Default)]
@@ -118,8 +117,7 @@ impl Chatwoot {
             conversations: BTreeMap::new(),
             messages: BTreeMap::new(),
             conns: BTreeMap::new(),
-            pending: Vec::new(),
-            order: 0,
+            pending: Outbound::default(),
         }
     }
 
@@ -130,8 +128,7 @@ impl Chatwoot {
     }
 
     fn later(&mut self, at: Millis, out: ServerOut) {
-        self.order += 1;
-        self.pending.push((at, self.order, out));
+        self.pending.push(at, out);
     }
 
     /// Queues a broadcast job to every socket streaming `token`.
@@ -539,9 +536,7 @@ impl ServerModel for Chatwoot {
 
     fn closed(&mut self, conn: ConnId, _now: Millis) {
         self.conns.remove(&conn);
-        self.pending.retain(
-            |(_, _, o)| !matches!(o, ServerOut::Frame(c, _) | ServerOut::Close(c) if *c == conn),
-        );
+        self.pending.forget_conn(conn);
     }
 
     fn http(&mut self, req: &HttpRequest, now: Millis) -> Option<(u16, String)> {
@@ -550,18 +545,7 @@ impl ServerModel for Chatwoot {
     }
 
     fn poll(&mut self, now: Millis) -> Vec<ServerOut> {
-        let mut due: Vec<(Millis, u64, ServerOut)> = Vec::new();
-        let mut keep = Vec::new();
-        for p in self.pending.drain(..) {
-            if p.0 <= now {
-                due.push(p);
-            } else {
-                keep.push(p);
-            }
-        }
-        self.pending = keep;
-        due.sort_by_key(|(t, o, _)| (*t, *o));
-        let mut out: Vec<ServerOut> = due.into_iter().map(|(_, _, o)| o).collect();
+        let mut out = self.pending.due(now);
         for (conn, s) in self.conns.iter_mut() {
             if s.next_ping <= now {
                 s.next_ping = now + BEAT;
@@ -575,7 +559,7 @@ impl ServerModel for Chatwoot {
     }
 
     fn next_deadline(&self) -> Option<Millis> {
-        let jobs = self.pending.iter().map(|(t, _, _)| *t).min();
+        let jobs = self.pending.next();
         let pings = self.conns.values().map(|s| s.next_ping).min();
         [jobs, pings].into_iter().flatten().min()
     }

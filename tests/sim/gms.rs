@@ -18,7 +18,7 @@
 //!   (trim, CRLF), live events delivered out of order, `transcriptPosition` exclusive, events
 //!   only inside `/meta/connect` replies.
 
-use super::{ConnId, Rng, ServerModel, ServerOut};
+use super::{ConnId, Outbound, Rng, ServerModel, ServerOut};
 use chat_widget::core::{HttpRequest, Millis};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -99,8 +99,7 @@ pub struct Gms {
     conns: HashMap<ConnId, Option<String>>,
     /// Every chat ever started.
     pub chats: Vec<Chat>,
-    pending: Vec<(Millis, u64, ServerOut)>,
-    seq: u64,
+    pending: Outbound,
     next_client: u64,
     /// Faults in force.
     pub faults: ModelFaults,
@@ -115,16 +114,14 @@ impl Gms {
             clients: HashMap::new(),
             conns: HashMap::new(),
             chats: Vec::new(),
-            pending: Vec::new(),
-            seq: 0,
+            pending: Outbound::default(),
             next_client: 0,
             faults: ModelFaults::default(),
         }
     }
 
     fn later(&mut self, at: Millis, out: ServerOut) {
-        self.seq += 1;
-        self.pending.push((at, self.seq, out));
+        self.pending.push(at, out);
     }
 
     /// A restart: every Bayeux client is forgotten (chats survive, as on a GMS node failover).
@@ -139,8 +136,7 @@ impl Gms {
         for (_, client) in self.conns.iter_mut() {
             *client = None;
         }
-        self.pending
-            .retain(|(_, _, o)| !matches!(o, ServerOut::Answer(..)));
+        self.pending.retain(|o| !matches!(o, ServerOut::Answer(..)));
         for req in held {
             self.later(now, ServerOut::Answer(req, 0, String::new()));
         }
@@ -536,9 +532,7 @@ impl ServerModel for Gms {
                 }
             }
         }
-        self.pending.retain(
-            |(_, _, o)| !matches!(o, ServerOut::Frame(c, _) | ServerOut::Close(c) if *c == conn),
-        );
+        self.pending.forget_conn(conn);
     }
 
     fn http(&mut self, req: &HttpRequest, now: Millis) -> Option<(u16, String)> {
@@ -561,18 +555,7 @@ impl ServerModel for Gms {
         for id in due {
             self.release(&id, now);
         }
-        let mut due: Vec<(Millis, u64, ServerOut)> = Vec::new();
-        let mut keep = Vec::new();
-        for p in self.pending.drain(..) {
-            if p.0 <= now {
-                due.push(p);
-            } else {
-                keep.push(p);
-            }
-        }
-        self.pending = keep;
-        due.sort_by_key(|(t, s, _)| (*t, *s));
-        due.into_iter().map(|(_, _, o)| o).collect()
+        self.pending.due(now)
     }
 
     fn next_deadline(&self) -> Option<Millis> {
@@ -580,6 +563,6 @@ impl ServerModel for Gms {
             .clients
             .values()
             .filter_map(|c| c.held.as_ref().map(|(_, t, _)| *t));
-        self.pending.iter().map(|(t, _, _)| *t).chain(held).min()
+        self.pending.next().into_iter().chain(held).min()
     }
 }

@@ -73,6 +73,51 @@ pub enum ServerOut {
     Answer(u64, u16, String),
 }
 
+/// What a model has scheduled to send, released in time order (ties in the order scheduled).
+#[derive(Debug, Default)]
+pub struct Outbound {
+    items: Vec<(Millis, u64, ServerOut)>,
+    seq: u64,
+}
+
+impl Outbound {
+    /// Schedules `out` for `at`.
+    pub fn push(&mut self, at: Millis, out: ServerOut) {
+        self.seq += 1;
+        self.items.push((at, self.seq, out));
+    }
+
+    /// Takes what is due by `now`, in order.
+    pub fn due(&mut self, now: Millis) -> Vec<ServerOut> {
+        let (mut due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.items)
+            .into_iter()
+            .partition(|(t, _, _)| *t <= now);
+        self.items = keep;
+        due.sort_by_key(|(t, s, _)| (*t, *s));
+        due.into_iter().map(|(_, _, o)| o).collect()
+    }
+
+    /// When the next item is due.
+    pub fn next(&self) -> Option<Millis> {
+        self.items.iter().map(|(t, _, _)| *t).min()
+    }
+
+    /// Keeps only what `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&ServerOut) -> bool) {
+        self.items.retain(|(_, _, o)| keep(o));
+    }
+
+    /// Drops every frame and close scheduled for `conn` (it is gone).
+    pub fn forget_conn(&mut self, conn: ConnId) {
+        self.retain(|o| !matches!(o, ServerOut::Frame(c, _) | ServerOut::Close(c) if *c == conn));
+    }
+
+    /// Drops everything.
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+}
+
 /// A sans-IO model of a real server, written from that server's source.
 pub trait ServerModel {
     /// A socket connects; `false` refuses it (the client sees it fail to open).
@@ -723,5 +768,72 @@ impl<M: ServerModel> Sim<M> {
     pub fn tail(&self, n: usize) -> String {
         let from = self.trace.len().saturating_sub(n);
         self.trace[from..].join("\n")
+    }
+}
+
+/// Runs a simulation test's seeds, the same way for every backend:
+/// `SIM_SEED=S` runs one seed verbosely (and panics with its trace if it fails);
+/// `SIM_SURVEY=1` runs `SIM_SEEDS` seeds and tallies every kind of violation instead of stopping;
+/// otherwise the `regressions` and then `SIM_SEEDS` seeds (5,000 in release builds, 200 without)
+/// run until the first failure, which panics with its trace and how to rerun it (`test` names
+/// the test binary). Returns the number of seeds and their reports when all passed.
+pub fn run_seeds<R>(
+    test: &str,
+    regressions: &[u64],
+    run: impl Fn(u64, bool) -> Result<R, String>,
+) -> Option<(u64, Vec<R>)> {
+    if let Ok(seed) = std::env::var("SIM_SEED") {
+        let seed: u64 = seed.parse().expect("SIM_SEED is a number");
+        if let Err(report) = run(seed, true) {
+            panic!("{report}");
+        }
+        return None;
+    }
+    let count: u64 = std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if cfg!(debug_assertions) { 200 } else { 5_000 });
+    if std::env::var("SIM_SURVEY").is_ok() {
+        survey(count, &run);
+        return None;
+    }
+    let mut reports = Vec::new();
+    for seed in regressions.iter().copied().chain(0..count) {
+        match run(seed, false) {
+            Ok(r) => reports.push(r),
+            Err(report) => panic!(
+                "{report}\nrerun with SIM_SEED={seed} cargo test --test {test} -- --nocapture"
+            ),
+        }
+    }
+    Some((count, reports))
+}
+
+/// Runs every seed and tallies the kinds of violation (the lines starting `VIOLATION: ` in a
+/// failure's text, without their quoted text and numbers) instead of stopping at the first: how
+/// the simulation judged a core before it was rewritten, for instance.
+fn survey<R>(count: u64, run: &impl Fn(u64, bool) -> Result<R, String>) {
+    let mut kinds: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let mut failed = 0;
+    for seed in 0..count {
+        if let Err(report) = run(seed, false) {
+            failed += 1;
+            for line in report.lines().filter_map(|l| l.strip_prefix("VIOLATION: ")) {
+                let kind: String = line
+                    .split('"')
+                    .enumerate()
+                    .filter(|(i, _)| i % 2 == 0)
+                    .map(|(_, p)| p)
+                    .collect::<String>()
+                    .chars()
+                    .filter(|c| !c.is_ascii_digit())
+                    .collect();
+                kinds.entry(kind).or_insert((0, seed)).0 += 1;
+            }
+        }
+    }
+    println!("survey: {failed} of {count} seeds violate an invariant");
+    for (kind, (n, first)) in kinds {
+        println!("{n:>6} × {kind}   (first: seed {first})");
     }
 }

@@ -14,7 +14,7 @@
 //!   unanswered (a re-implementation), both delivery paths, `getHistory` answered (later
 //!   servers), `#setAuthToken` on registration, the split length.
 
-use super::{ConnId, Rng, ServerModel, ServerOut};
+use super::{ConnId, Outbound, Rng, ServerModel, ServerOut};
 use chat_widget::core::{HttpRequest, Millis};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -83,8 +83,7 @@ pub struct Push {
     tokens: BTreeSet<String>,
     /// Handshakes that presented a token the server knew.
     pub authenticated_handshakes: u32,
-    pending: Vec<(Millis, u64, ServerOut)>,
-    seq: u64,
+    pending: Outbound,
 }
 
 impl Push {
@@ -101,14 +100,12 @@ impl Push {
             published: Vec::new(),
             tokens: BTreeSet::new(),
             authenticated_handshakes: 0,
-            pending: Vec::new(),
-            seq: 0,
+            pending: Outbound::default(),
         }
     }
 
     fn later(&mut self, at: Millis, out: ServerOut) {
-        self.seq += 1;
-        self.pending.push((at, self.seq, out));
+        self.pending.push(at, out);
     }
 
     fn send(&mut self, conn: ConnId, packet: Value, now: Millis) {
@@ -313,9 +310,7 @@ impl ServerModel for Push {
 
     fn closed(&mut self, conn: ConnId, _now: Millis) {
         self.conns.remove(&conn);
-        self.pending.retain(
-            |(_, _, o)| !matches!(o, ServerOut::Frame(c, _) | ServerOut::Close(c) if *c == conn),
-        );
+        self.pending.forget_conn(conn);
     }
 
     fn http(&mut self, _req: &HttpRequest, _now: Millis) -> Option<(u16, String)> {
@@ -335,22 +330,11 @@ impl ServerModel for Push {
             }
             self.later(now, ServerOut::Frame(conn, "#1".into()));
         }
-        let mut out: Vec<(Millis, u64, ServerOut)> = Vec::new();
-        let mut keep = Vec::new();
-        for p in self.pending.drain(..) {
-            if p.0 <= now {
-                out.push(p);
-            } else {
-                keep.push(p);
-            }
-        }
-        self.pending = keep;
-        out.sort_by_key(|(t, s, _)| (*t, *s));
-        out.into_iter().map(|(_, _, o)| o).collect()
+        self.pending.due(now)
     }
 
     fn next_deadline(&self) -> Option<Millis> {
         let pings = self.conns.values().map(|c| c.next_ping);
-        self.pending.iter().map(|(t, _, _)| *t).chain(pings).min()
+        self.pending.next().into_iter().chain(pings).min()
     }
 }
