@@ -5,6 +5,7 @@ pub mod config;
 pub mod core;
 pub mod i18n;
 pub mod state;
+pub mod tabs;
 pub mod text;
 
 #[cfg(target_arch = "wasm32")]

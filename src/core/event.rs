@@ -85,7 +85,7 @@ impl std::fmt::Display for ChatError {
 
 /// Everything a backend can tell the widget.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[serde(rename_all = "snake_case", tag = "type", content = "data")]
 pub enum ChatEvent {
     /// A message to show (new, or the server's copy of one the visitor sent).
     MessageAdded(ChatMessage),

@@ -3,6 +3,7 @@
 //! events, persist the snapshot, arm the timer for the next deadline — and turns UI commands
 //! into core commands.
 
+pub mod tab_link;
 pub mod transport;
 
 use crate::core::{
@@ -10,10 +11,12 @@ use crate::core::{
 };
 use crate::state::Notice;
 use crate::store::Store;
+use crate::tabs::{snapshot_knows, sync_events, TabCommand, TabMessage};
 use leptos::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
+use tab_link::{TabLink, TabSignal};
 use transport::{LiveSocket, SocketSignal};
 
 /// The visitor stops "typing" after this long without a keystroke.
@@ -50,6 +53,19 @@ pub struct DriverOptions {
     pub on_notice: Rc<dyn Fn(Notice)>,
 }
 
+/// This tab's part in the conversation the tabs of a browser share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// No other tab to share with (demo, no storage, or no Web Locks/BroadcastChannel).
+    Solo,
+    /// Waiting for the lock's first answer; commands wait too.
+    Electing,
+    /// Runs the backend and the only connection, relays its events.
+    Leader,
+    /// Renders what the leader relays, forwards the visitor's commands to it.
+    Follower,
+}
+
 struct Driver {
     backend: Option<Box<dyn ChatBackend>>,
     options: DriverOptions,
@@ -64,6 +80,16 @@ struct Driver {
     last_snapshot: String,
     visitor_typing_until: Option<Millis>,
     stopped: bool,
+    role: Role,
+    link: Option<TabLink>,
+    /// Names this tab to the leader when it asks for the whole state.
+    tab_id: String,
+    /// Commands given before the election ended.
+    queued: Vec<TabCommand>,
+    /// Messages typed here and forwarded, not yet reported saved by the leader: sent again
+    /// to the next leader (or by this tab, if it becomes the leader) unless the saved session
+    /// already has them.
+    forwarded: Vec<TabCommand>,
 }
 
 impl Driver {
@@ -97,11 +123,32 @@ impl Controller {
             last_snapshot: String::new(),
             visitor_typing_until: None,
             stopped: false,
+            role: Role::Solo,
+            link: None,
+            tab_id: new_client_id(),
+            queued: Vec::new(),
+            forwarded: Vec::new(),
         })))
     }
 
-    /// Starts now if the options say so (demo, or a saved session exists).
+    /// Joins the other tabs of this site (one of them leads and runs the backend), or, alone,
+    /// starts now if the options say so (demo, or a saved session exists).
     pub fn boot(&self) {
+        let key = self.0.borrow().options.storage_key.clone();
+        if let Some(key) = key {
+            let me = self.clone();
+            if let Some(link) = TabLink::join(&key, move |s| me.on_tab(s)) {
+                let mut d = self.0.borrow_mut();
+                d.role = Role::Electing;
+                d.link = Some(link);
+                return;
+            }
+        }
+        self.boot_here();
+    }
+
+    /// Starts the backend here if the options say so or a saved session exists.
+    fn boot_here(&self) {
         let (start_now, saved) = {
             let d = self.0.borrow();
             (
@@ -110,13 +157,18 @@ impl Controller {
             )
         };
         if start_now || saved.is_some() {
-            self.ensure_started();
+            self.start_here();
         }
     }
 
-    /// Creates and starts the backend if that has not happened yet. Reading the snapshot here,
-    /// not at boot, lets a second tab pick up a conversation the first tab started since.
+    /// Starts the conversation if that has not happened yet (the window was opened).
     pub fn ensure_started(&self) {
+        self.command(TabCommand::Start);
+    }
+
+    /// Creates and starts the backend in this tab if that has not happened yet. Reading the
+    /// snapshot here, not at boot, picks up a conversation another tab started since.
+    fn start_here(&self) {
         let saved = {
             let d = self.0.borrow();
             d.options.storage_key.as_deref().and_then(transport::load)
@@ -128,7 +180,9 @@ impl Controller {
     fn start_from(&self, saved: Option<String>) {
         {
             let mut d = self.0.borrow_mut();
-            if d.backend.is_some() || d.stopped {
+            // Only one tab runs a backend: a follower (or a tab still waiting to know) never.
+            if d.backend.is_some() || d.stopped || matches!(d.role, Role::Follower | Role::Electing)
+            {
                 return;
             }
             let mut backend = (d.options.factory)(saved.as_deref());
@@ -142,7 +196,7 @@ impl Controller {
 
     /// Runs `f` on the backend (starting it first), then drains its output.
     fn with_backend(&self, f: impl FnOnce(&mut dyn ChatBackend, Millis)) {
-        self.ensure_started();
+        self.start_here();
         {
             let Ok(mut d) = self.0.try_borrow_mut() else {
                 web_log("chat widget: command re-entered while busy; ignored");
@@ -178,7 +232,12 @@ impl Controller {
             while let Some(req) = backend.poll_http() {
                 requests.push(req);
             }
+            let relay = d.role == Role::Leader;
+            let mut relayed = Vec::new();
             while let Some(event) = backend.poll_event() {
+                if relay {
+                    relayed.push(event.clone());
+                }
                 notices.extend(d.store.apply(event, now));
             }
             let snapshot = backend.snapshot();
@@ -187,6 +246,9 @@ impl Controller {
                     transport::store(key, &snapshot);
                     d.last_snapshot = snapshot;
                 }
+            }
+            if let (false, Some(link)) = (relayed.is_empty(), &d.link) {
+                link.post(&TabMessage::Events { events: relayed });
             }
             for cmd in socket_commands {
                 self.execute(d, cmd);
@@ -339,13 +401,14 @@ impl Controller {
             return None;
         }
         let id = new_client_id();
+        let at = now() as i64;
         store.state.update(|s| {
-            s.transcript.add_pending(&id, text, now() as i64);
+            s.transcript.add_pending(&id, text, at);
         });
-        self.0.borrow_mut().visitor_typing_until = None;
-        self.with_backend(|b, now| {
-            b.set_typing(false, now);
-            b.send_message(&id, text, now);
+        self.command(TabCommand::Send {
+            id: id.clone(),
+            text: text.to_string(),
+            at,
         });
         Some(id)
     }
@@ -353,16 +416,16 @@ impl Controller {
     /// Sends a failed message again with the same client id (servers de-duplicate on it).
     pub fn retry(&self, client_id: &str) {
         let store = self.0.borrow().store;
-        let Some(text) = store
-            .state
-            .with_untracked(|s| s.transcript.find(client_id).map(|m| m.text.clone()))
-        else {
-            return;
-        };
-        store.state.update(|s| {
-            s.transcript.set_status(client_id, DeliveryStatus::Pending);
+        let known = store.state.try_update(|s| {
+            s.transcript.find(client_id).is_some()
+                && s.transcript.set_status(client_id, DeliveryStatus::Pending)
+                    == crate::core::transcript::Applied::Updated
         });
-        self.with_backend(|b, now| b.send_message(client_id, &text, now));
+        if known == Some(true) {
+            self.command(TabCommand::Retry {
+                id: client_id.to_string(),
+            });
+        }
     }
 
     /// Answers the rich content (options, form, rating) of message `message_id`: the answer
@@ -375,12 +438,134 @@ impl Controller {
             .try_update(|s| s.begin_answer(message_id, answer.clone()))
             .unwrap_or(false);
         if accepted {
-            self.with_backend(|b, now| b.submit_answer(message_id, answer, now));
+            self.command(TabCommand::Answer {
+                id: message_id.to_string(),
+                answer,
+            });
         }
     }
 
     /// The visitor typed a key: report typing once, and stop after a pause.
     pub fn visitor_typed(&self) {
+        self.command(TabCommand::Typed);
+    }
+
+    /// The visitor has seen the conversation (here: the badge clears in every tab).
+    pub fn mark_read(&self) {
+        self.command(TabCommand::MarkRead);
+    }
+
+    /// Updates the visitor's name/email.
+    pub fn set_visitor(&self, profile: VisitorProfile) {
+        self.command(TabCommand::SetVisitor { profile });
+    }
+
+    /// Ends the conversation.
+    pub fn end_chat(&self) {
+        self.command(TabCommand::EndChat);
+    }
+
+    /// Starts a new conversation after the last one ended.
+    pub fn start_new(&self) {
+        self.command(TabCommand::StartNew);
+    }
+
+    /// Runs a visitor's command here, hands it to the leader tab, or keeps it until the
+    /// election is over. The local effects (pending message, locked answer) are already shown.
+    fn command(&self, command: TabCommand) {
+        let role = self.0.borrow().role;
+        match role {
+            Role::Solo | Role::Leader => self.run(command, true),
+            Role::Electing => self.0.borrow_mut().queued.push(command),
+            Role::Follower => self.forward(command),
+        }
+    }
+
+    /// Posts a command to the leader; a message is remembered until the leader reports it saved.
+    fn forward(&self, command: TabCommand) {
+        let mut d = self.0.borrow_mut();
+        if matches!(command, TabCommand::Send { .. }) {
+            d.forwarded.push(command.clone());
+        }
+        if let Some(link) = &d.link {
+            link.post(&TabMessage::Command { command });
+        }
+    }
+
+    /// Tells the other tabs, if there are any.
+    fn post(&self, message: TabMessage) {
+        if let Some(link) = &self.0.borrow().link {
+            link.post(&message);
+        }
+    }
+
+    /// Runs a command in this tab's backend; `local` when it was given in this tab (its
+    /// effects on the store are already there), not forwarded by a follower.
+    fn run(&self, command: TabCommand, local: bool) {
+        let store = self.0.borrow().store;
+        match command {
+            TabCommand::Start => self.start_here(),
+            TabCommand::Send { id, text, at } => {
+                if !local {
+                    // Sent again after a hand-over: the saved session already had it.
+                    if store
+                        .state
+                        .with_untracked(|s| s.transcript.find(&id).is_some())
+                    {
+                        self.post(TabMessage::Queued { id, text, at });
+                        return;
+                    }
+                    store.state.update(|s| {
+                        s.transcript.add_pending(&id, &text, at);
+                    });
+                }
+                self.0.borrow_mut().visitor_typing_until = None;
+                self.with_backend(|b, now| {
+                    b.set_typing(false, now);
+                    b.send_message(&id, &text, now);
+                });
+                // After the pump: the snapshot holding the message is written by now.
+                self.post(TabMessage::Queued { id, text, at });
+            }
+            TabCommand::Retry { id } => {
+                let Some(text) = store
+                    .state
+                    .with_untracked(|s| s.transcript.find(&id).map(|m| m.text.clone()))
+                else {
+                    return;
+                };
+                store.state.update(|s| {
+                    s.transcript.set_status(&id, DeliveryStatus::Pending);
+                });
+                // Before the pump: a second failure must reach the other tabs after this.
+                self.post(TabMessage::Retrying { id: id.clone() });
+                self.with_backend(|b, now| b.send_message(&id, &text, now));
+            }
+            TabCommand::Answer { id, answer } => {
+                if !local {
+                    store.state.update(|s| {
+                        s.begin_answer(&id, answer.clone());
+                    });
+                }
+                self.with_backend(|b, now| b.submit_answer(&id, answer, now));
+            }
+            TabCommand::Typed => self.typed_here(),
+            TabCommand::MarkRead => {
+                if self.0.borrow().backend.is_some() {
+                    self.with_backend(|b, now| b.mark_read(now));
+                }
+                if !local {
+                    store.state.update(|s| s.unread = 0);
+                }
+                self.post(TabMessage::Read);
+            }
+            TabCommand::SetVisitor { profile } => self.set_visitor_here(profile),
+            TabCommand::EndChat => self.with_backend(|b, now| b.end_chat(now)),
+            TabCommand::StartNew => self.start_new_here(),
+        }
+    }
+
+    fn typed_here(&self) {
         let (started, running) = {
             let mut d = self.0.borrow_mut();
             let was_typing = d.visitor_typing_until.is_some();
@@ -397,15 +582,7 @@ impl Controller {
         }
     }
 
-    /// The visitor has seen the conversation.
-    pub fn mark_read(&self) {
-        if self.0.borrow().backend.is_some() {
-            self.with_backend(|b, now| b.mark_read(now));
-        }
-    }
-
-    /// Updates the visitor's name/email.
-    pub fn set_visitor(&self, profile: VisitorProfile) {
+    fn set_visitor_here(&self, profile: VisitorProfile) {
         let running = {
             let mut d = self.0.borrow_mut();
             if profile.name.is_some() {
@@ -421,15 +598,10 @@ impl Controller {
         }
     }
 
-    /// Ends the conversation.
-    pub fn end_chat(&self) {
-        self.with_backend(|b, now| b.end_chat(now));
-    }
-
-    /// Starts a new conversation after the last one ended. The visitor stays who they were:
-    /// the new backend resumes from the snapshot the old one produced after `end_chat`, which
-    /// keeps the identity (Voxsig's contact) and no longer names the ended conversation.
-    pub fn start_new(&self) {
+    /// The visitor stays who they were: the new backend resumes from the snapshot the old one
+    /// produced after `end_chat`, which keeps the identity (Voxsig's contact) and no longer
+    /// names the ended conversation.
+    fn start_new_here(&self) {
         let after_end = {
             let mut d = self.0.borrow_mut();
             d.halt_io();
@@ -445,14 +617,200 @@ impl Controller {
             d.store.state.update(|s| *s = s.for_new_conversation());
             after_end
         };
+        self.post(TabMessage::Reset);
         self.start_from(after_end);
     }
 
-    /// Stops timers, closes the socket and ignores further input; used by `destroy`.
+    /// Stops timers, closes the socket, leaves the other tabs and ignores further input; used
+    /// by `destroy`.
     pub fn shutdown(&self) {
-        let mut d = self.0.borrow_mut();
-        d.stopped = true;
-        d.halt_io();
+        let link = {
+            let mut d = self.0.borrow_mut();
+            d.stopped = true;
+            d.halt_io();
+            d.link.take()
+        };
+        if let Some(link) = link {
+            link.leave();
+        }
+    }
+    /// What the tab link reports: the election's outcome, or another tab's message.
+    fn on_tab(&self, signal: TabSignal) {
+        if self.0.borrow().stopped {
+            return;
+        }
+        match signal {
+            TabSignal::Leader => self.become_leader(),
+            TabSignal::Follower => self.become_follower(),
+            TabSignal::Message(m) => self.on_tab_message(m),
+        }
+    }
+
+    /// The lock came to this tab, at once or because the leader went (closed, reloaded,
+    /// crashed). The conversation resumes from the snapshot the old leader wrote after every
+    /// step — messages in flight included — and messages forwarded from here that it never
+    /// saved are sent now.
+    fn become_leader(&self) {
+        let (queued, forwarded, key) = {
+            let mut d = self.0.borrow_mut();
+            let first = d.role == Role::Electing;
+            d.role = Role::Leader;
+            if let Some(t) = d.timer.take() {
+                t.clear();
+            }
+            let key = (!first).then(|| d.options.storage_key.clone()).flatten();
+            (
+                std::mem::take(&mut d.queued),
+                std::mem::take(&mut d.forwarded),
+                key,
+            )
+        };
+        self.post(TabMessage::Leader);
+        let saved = key.as_deref().and_then(transport::load);
+        match &saved {
+            Some(_) => self.start_here(),
+            None => self.boot_here(),
+        }
+        for command in forwarded {
+            if let TabCommand::Send { id, .. } = &command {
+                if saved.as_deref().is_some_and(|s| snapshot_knows(s, id)) {
+                    continue;
+                }
+            }
+            self.run(command, true);
+        }
+        for command in queued {
+            self.run(command, true);
+        }
+    }
+
+    /// Another tab leads: ask it for the conversation and hand it what was typed meanwhile.
+    fn become_follower(&self) {
+        let (queued, hello) = {
+            let mut d = self.0.borrow_mut();
+            d.role = Role::Follower;
+            let hello = TabMessage::Hello {
+                from: d.tab_id.clone(),
+            };
+            (std::mem::take(&mut d.queued), hello)
+        };
+        self.post(hello);
+        for command in queued {
+            self.forward(command);
+        }
+    }
+
+    fn on_tab_message(&self, message: TabMessage) {
+        let (role, store, tab_id) = {
+            let d = self.0.borrow();
+            (d.role, d.store, d.tab_id.clone())
+        };
+        match (role, message) {
+            (Role::Leader, TabMessage::Hello { from }) => {
+                let (events, unread) = store.state.with_untracked(|s| (sync_events(s), s.unread));
+                self.post(TabMessage::Sync {
+                    to: from,
+                    events,
+                    unread,
+                });
+            }
+            (Role::Leader, TabMessage::Command { command }) => self.run(command, false),
+            (Role::Follower, TabMessage::Leader) => {
+                // A hand-over: the new leader's state may differ, and what it never saved
+                // must reach it.
+                let (hello, forwarded) = {
+                    let d = self.0.borrow();
+                    let hello = TabMessage::Hello {
+                        from: d.tab_id.clone(),
+                    };
+                    (hello, d.forwarded.clone())
+                };
+                self.post(hello);
+                for command in forwarded {
+                    self.post(TabMessage::Command { command });
+                }
+            }
+            (Role::Follower, TabMessage::Sync { to, events, unread }) if to == tab_id => {
+                self.apply_relayed(events);
+                store.state.update(|s| {
+                    if !s.is_open {
+                        s.unread = unread;
+                    }
+                });
+            }
+            (Role::Follower, TabMessage::Events { events }) => self.apply_relayed(events),
+            (Role::Follower, TabMessage::Queued { id, text, at }) => {
+                self.0
+                    .borrow_mut()
+                    .forwarded
+                    .retain(|c| !matches!(c, TabCommand::Send { id: sent, .. } if *sent == id));
+                store.state.update(|s| {
+                    if s.transcript.find(&id).is_none() {
+                        s.transcript.add_pending(&id, &text, at);
+                    }
+                });
+            }
+            (Role::Follower, TabMessage::Retrying { id }) => store.state.update(|s| {
+                s.transcript.set_status(&id, DeliveryStatus::Pending);
+            }),
+            (Role::Follower, TabMessage::Read) => store.state.update(|s| s.unread = 0),
+            (Role::Follower, TabMessage::Reset) => {
+                store.state.update(|s| *s = s.for_new_conversation());
+            }
+            _ => {} // Meant for the other role, or for another tab.
+        }
+    }
+
+    /// Shows what the leader's backend reported, as if this tab's own had: unread counts,
+    /// announcements and host-page events included.
+    fn apply_relayed(&self, events: Vec<ChatEvent>) {
+        let (notices, on_notice, open) = {
+            let mut d = self.0.borrow_mut();
+            let now = now();
+            let notices: Vec<Notice> = events
+                .into_iter()
+                .filter_map(|e| d.store.apply(e, now))
+                .collect();
+            self.arm_follower_timer(&mut d, now);
+            (
+                notices,
+                d.options.on_notice.clone(),
+                d.store.state.with_untracked(|s| s.is_open),
+            )
+        };
+        let incoming = notices
+            .iter()
+            .any(|n| matches!(n, Notice::IncomingMessage(_)));
+        for n in notices {
+            on_notice(n);
+        }
+        if incoming && open && page_visible() {
+            self.mark_read();
+        }
+    }
+
+    /// A follower has no backend deadline; only the agent's typing indicator expires.
+    fn arm_follower_timer(&self, d: &mut Driver, now: Millis) {
+        if let Some(t) = d.timer.take() {
+            t.clear();
+        }
+        let expiry = d
+            .store
+            .state
+            .with_untracked(|s| s.typing.as_ref().map(|(_, until)| *until));
+        if let Some(at) = expiry {
+            let me = self.clone();
+            let delay = Duration::from_millis(at.saturating_sub(now));
+            d.timer = set_timeout_with_handle(
+                move || {
+                    let mut d = me.0.borrow_mut();
+                    d.timer = None;
+                    d.store.state.update(|s| s.expire(crate::driver::now()));
+                },
+                delay,
+            )
+            .ok();
+        }
     }
 
     /// Applies an event as if the backend had produced it (errors found outside the core).

@@ -565,7 +565,9 @@ server.on("upgrade", (req, socket, head) => {
   wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
 });
 
+let socketsOpened = 0;
 wss.on("connection", (ws) => {
+  socketsOpened += 1;
   ws.clientIds = new Set();
   ws.on("message", (raw) => {
     let parsed;
@@ -655,6 +657,12 @@ const controls = {
   "GET /conversations": () => ({
     backend: "gms", features: { typing: true, presence: true, rich: Object.keys(richEvents) },
     conversations: [...chats.values()].map(overview),
+  }),
+  // Connections held now (WebSockets plus long-polling sessions waiting in a connect), and
+  // WebSockets opened since start: what a page's tabs cost the server.
+  "GET /connections": () => ({
+    open: wss.clients.size + [...sessions.values()].filter((s) => !open(s.ws) && s.held).length,
+    opened: socketsOpened,
   }),
   "GET /sessions": () => [...sessions.values()].map((s) => ({
     clientId: s.id, transport: open(s.ws) ? "websocket" : "long-polling", held: s.held ? s.held.via : null,

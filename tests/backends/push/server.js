@@ -163,7 +163,9 @@ sc.on("handshake", (socket) => {
   };
 });
 
+let socketsOpened = 0;
 sc.on("connection", (socket, status) => {
+  socketsOpened += 1;
   const query = new URL(socket.request.url || "/", "http://x").searchParams;
   const session = {
     id: socket.id, channel: query.get("channelUUID"), connected_at: Date.now(), closed_at: null, close_code: null,
@@ -274,6 +276,8 @@ const controls = {
   "GET /received": () => received,
   "GET /dropped": () => dropped,
   "GET /published": () => published.map(publishedView),
+  // Sockets connected now, and opened since start: what a page's tabs cost the server.
+  "GET /connections": () => ({ open: sc.clientsCount, opened: socketsOpened }),
   "GET /sessions": () => [...sessions.values()].map((s) => ({
     ...s, open: !!sc.clients[s.id], subscriptions: sc.clients[s.id] ? sc.clients[s.id].subscriptions() : [],
   })),

@@ -341,6 +341,8 @@ class VoxsigApi
     case [req.request_method, route]
     in ["GET", "/health"] then json(200, { ok: true, backend: "voxsig", inbox: INBOX })
     in ["GET", "/received"] then json(200, Store.received)
+    # Cable connections held now: what a page's tabs cost the server.
+    in ["GET", "/connections"] then json(200, { open: ActionCable.server.connections.size })
     in ["GET", "/conversations"]
       convs = Store.conversations.values.sort_by { |c| c[:id] }.map do |c|
         { id: c[:id], status: c[:status], visitor: Store.contact_of(c)&.dig(:name).to_s, source_id: c[:source_id],
