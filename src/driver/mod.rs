@@ -102,6 +102,12 @@ impl Driver {
             s.close(1000, "");
         }
     }
+
+    /// Whether this tab may create a backend now: none is running, the widget is not
+    /// destroyed, and no other tab leads (a follower, or a tab still waiting to know, never).
+    fn may_start(&self) -> bool {
+        self.backend.is_none() && !self.stopped && matches!(self.role, Role::Solo | Role::Leader)
+    }
 }
 
 /// Runs one backend for one mounted widget. Cloning shares the same driver.
@@ -171,6 +177,10 @@ impl Controller {
     fn start_here(&self) {
         let saved = {
             let d = self.0.borrow();
+            // Checked before reading storage: every command and socket frame passes here.
+            if !d.may_start() {
+                return;
+            }
             d.options.storage_key.as_deref().and_then(transport::load)
         };
         self.start_from(saved);
@@ -180,9 +190,7 @@ impl Controller {
     fn start_from(&self, saved: Option<String>) {
         {
             let mut d = self.0.borrow_mut();
-            // Only one tab runs a backend: a follower (or a tab still waiting to know) never.
-            if d.backend.is_some() || d.stopped || matches!(d.role, Role::Follower | Role::Electing)
-            {
+            if !d.may_start() {
                 return;
             }
             let mut backend = (d.options.factory)(saved.as_deref());
@@ -771,7 +779,8 @@ impl Controller {
                 .into_iter()
                 .filter_map(|e| d.store.apply(e, now))
                 .collect();
-            self.arm_follower_timer(&mut d, now);
+            // No backend here: only the agent's typing indicator has a deadline.
+            self.arm_timer(&mut d, now);
             (
                 notices,
                 d.options.on_notice.clone(),
@@ -786,30 +795,6 @@ impl Controller {
         }
         if incoming && open && page_visible() {
             self.mark_read();
-        }
-    }
-
-    /// A follower has no backend deadline; only the agent's typing indicator expires.
-    fn arm_follower_timer(&self, d: &mut Driver, now: Millis) {
-        if let Some(t) = d.timer.take() {
-            t.clear();
-        }
-        let expiry = d
-            .store
-            .state
-            .with_untracked(|s| s.typing.as_ref().map(|(_, until)| *until));
-        if let Some(at) = expiry {
-            let me = self.clone();
-            let delay = Duration::from_millis(at.saturating_sub(now));
-            d.timer = set_timeout_with_handle(
-                move || {
-                    let mut d = me.0.borrow_mut();
-                    d.timer = None;
-                    d.store.state.update(|s| s.expire(crate::driver::now()));
-                },
-                delay,
-            )
-            .ok();
         }
     }
 
