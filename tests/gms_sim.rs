@@ -245,36 +245,21 @@ fn run(seed: u64, verbose: bool) -> Result<Report, String> {
         long_polling: !sim.stats.requests.is_empty(),
     };
     let problems = check(&sim, &typed, &retried_after_end, active_end);
-    if verbose || !problems.is_empty() {
-        let mut out = format!(
-            "seed {seed}: skew {skew} ms, {cfg:?}, transport {transport:?}, lose first chat answer {lose_first_chat_answer}\nsteps: {:?}\n--- trace ---\n{}\n",
-            steps.iter().map(|(t, s)| format!("{}:{s:?}", t - EPOCH)).collect::<Vec<_>>(),
-            sim.tail(if verbose { usize::MAX } else { 120 })
-        );
-        out.push_str("--- client transcript ---\n");
-        for e in sim.client.state.transcript.entries() {
-            let m = &e.message;
-            out.push_str(&format!(
-                "{:?} {} {:?} {:?} {:?}\n",
-                m.seq, m.id, m.client_id, m.status, m.text
-            ));
-        }
-        out.push_str("--- server chats ---\n");
-        for c in &sim.server.chats {
-            out.push_str(&format!("chat {} ended {}\n", c.id, c.ended));
-            for e in &c.events {
-                out.push_str(&format!("  {e}\n"));
+    sim.verdict(
+        verbose,
+        format!("seed {seed}: skew {skew} ms, {cfg:?}, transport {transport:?}, lose first chat answer {lose_first_chat_answer}"),
+        &steps,
+        |out| {
+            out.push_str("--- server chats ---\n");
+            for c in &sim.server.chats {
+                out.push_str(&format!("chat {} ended {}\n", c.id, c.ended));
+                for e in &c.events {
+                    out.push_str(&format!("  {e}\n"));
+                }
             }
-        }
-        for p in &problems {
-            out.push_str(&format!("VIOLATION: {p}\n"));
-        }
-        if problems.is_empty() {
-            println!("{out}");
-        } else {
-            return Err(out);
-        }
-    }
+        },
+        &problems,
+    )?;
     Ok(report)
 }
 

@@ -195,65 +195,29 @@ fn run(seed: u64, verbose: bool) -> Result<Report, String> {
         .filter_map(|(id, c)| sim.stats.typed_at.get(id).map(|t| c.saturating_sub(*t)))
         .collect();
     confirm_ms.sort_unstable();
-    let (problems, mut report) = check(&sim, &typed, &push_config, active_end);
+    let (mut problems, mut report) = check(&sim, &typed, &push_config, active_end);
     report.typed = typed.len();
     report.deaths = deaths;
     report.confirm_ms = confirm_ms;
     if report.doubled > deaths as usize {
-        let mut p = problems;
-        p.push(format!(
+        problems.push(format!(
             "{} doubled messages for {deaths} connection deaths",
             report.doubled
         ));
-        return finish(seed, verbose, &sim, &steps, &cfg, p, report);
     }
-    finish(seed, verbose, &sim, &steps, &cfg, problems, report)
-}
-
-fn finish(
-    seed: u64,
-    verbose: bool,
-    sim: &Sim<Push>,
-    steps: &[(Millis, Step)],
-    cfg: &Config,
-    problems: Vec<String>,
-    report: Report,
-) -> Result<Report, String> {
-    if verbose || !problems.is_empty() {
-        let mut out = format!(
-            "seed {seed}: {cfg:?}\nsteps: {:?}\n--- trace ---\n{}\n",
-            steps
-                .iter()
-                .map(|(t, s)| format!("{}:{s:?}", t - EPOCH))
-                .collect::<Vec<_>>(),
-            sim.tail(if verbose { usize::MAX } else { 120 })
-        );
-        out.push_str("--- client transcript ---\n");
-        for e in sim.client.state.transcript.entries() {
-            let m = &e.message;
-            out.push_str(&format!(
-                "{} {:?} {:?} {:?} {:?}\n",
-                m.id,
-                m.client_id,
-                m.status,
-                m.text.chars().take(60).collect::<String>(),
-                m.rich
-            ));
-        }
-        out.push_str("--- server received ---\n");
-        for r in &sim.server.received {
-            out.push_str(&format!("{r:?}\n"));
-        }
-        out.push_str(&format!("--- report --- {report:?}\n"));
-        for p in &problems {
-            out.push_str(&format!("VIOLATION: {p}\n"));
-        }
-        if problems.is_empty() {
-            println!("{out}");
-        } else {
-            return Err(out);
-        }
-    }
+    sim.verdict(
+        verbose,
+        format!("seed {seed}: {cfg:?}"),
+        &steps,
+        |out| {
+            out.push_str("--- server received ---\n");
+            for r in &sim.server.received {
+                out.push_str(&format!("{r:?}\n"));
+            }
+            out.push_str(&format!("--- report --- {report:?}\n"));
+        },
+        &problems,
+    )?;
     Ok(report)
 }
 

@@ -202,33 +202,18 @@ fn run(seed: u64, verbose: bool) -> Result<Report, String> {
         peak_rate: sim.peak_request_rate(10_000).0,
     };
     let problems = check(&sim, &typed, deletions, active_end);
-    if verbose || !problems.is_empty() {
-        let mut out = format!(
-            "seed {seed}: skew {skew} ms, broadcast jitter {jitter} ms\nsteps: {:?}\n--- trace ---\n{}\n",
-            steps.iter().map(|(t, s)| format!("{}:{s:?}", t - EPOCH)).collect::<Vec<_>>(),
-            sim.tail(if verbose { usize::MAX } else { 80 })
-        );
-        out.push_str("--- client transcript ---\n");
-        for e in sim.client.state.transcript.entries() {
-            let m = &e.message;
-            out.push_str(&format!(
-                "{:?} {} {:?} {:?} {:?}\n",
-                m.seq, m.id, m.client_id, m.status, m.text
-            ));
-        }
-        out.push_str("--- server messages ---\n");
-        for m in sim.server.messages.values() {
-            out.push_str(&format!("{m:?}\n"));
-        }
-        for p in &problems {
-            out.push_str(&format!("VIOLATION: {p}\n"));
-        }
-        if problems.is_empty() {
-            println!("{out}");
-        } else {
-            return Err(out);
-        }
-    }
+    sim.verdict(
+        verbose,
+        format!("seed {seed}: skew {skew} ms, broadcast jitter {jitter} ms"),
+        &steps,
+        |out| {
+            out.push_str("--- server messages ---\n");
+            for m in sim.server.messages.values() {
+                out.push_str(&format!("{m:?}\n"));
+            }
+        },
+        &problems,
+    )?;
     Ok(report)
 }
 

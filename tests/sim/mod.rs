@@ -353,13 +353,7 @@ impl<M: ServerModel> Sim<M> {
         self.log("page reload");
         self.stats.reloads += 1;
         self.stats.reload_times.push(self.now);
-        let snapshot = self.client.backend.snapshot();
-        if let Some(conn) = self.client.conn.take() {
-            self.close_from_client(conn);
-        }
-        self.client.life += 1;
-        self.client.requests.clear();
-        self.client.backend = (self.factory)(Some(&snapshot));
+        self.rebuild_backend();
         self.client.state = ChatState::default();
         self.client.loading = true;
         // Loading the page and the widget takes a moment; the backend starts after.
@@ -368,11 +362,9 @@ impl<M: ServerModel> Sim<M> {
         self.schedule(at, Ev::PageLoaded { life });
     }
 
-    /// The visitor clicks "Start a new conversation" after the last one ended (what
-    /// `Controller::start_new` does): a new backend from the ended one's snapshot, and a state
-    /// that keeps only the visitor's unsent messages.
-    pub fn start_new(&mut self) {
-        self.log("visitor starts a new conversation");
+    /// A new backend from the old one's snapshot, as a new page or `start_new` makes it: the old
+    /// socket closes and the answers to the old backend's requests are never read.
+    fn rebuild_backend(&mut self) {
         let snapshot = self.client.backend.snapshot();
         if let Some(conn) = self.client.conn.take() {
             self.close_from_client(conn);
@@ -380,6 +372,14 @@ impl<M: ServerModel> Sim<M> {
         self.client.life += 1;
         self.client.requests.clear();
         self.client.backend = (self.factory)(Some(&snapshot));
+    }
+
+    /// The visitor clicks "Start a new conversation" after the last one ended (what
+    /// `Controller::start_new` does): a new backend from the ended one's snapshot, and a state
+    /// that keeps only the visitor's unsent messages.
+    pub fn start_new(&mut self) {
+        self.log("visitor starts a new conversation");
+        self.rebuild_backend();
         self.client.state = self.client.state.for_new_conversation();
         self.client.loading = false;
         self.start();
@@ -768,6 +768,53 @@ impl<M: ServerModel> Sim<M> {
     pub fn tail(&self, n: usize) -> String {
         let from = self.trace.len().saturating_sub(n);
         self.trace[from..].join("\n")
+    }
+
+    /// A seed's account, built only when it failed or runs verbosely: `header`, the steps,
+    /// the trace's end, the client's transcript, what `server` writes about the server, and one
+    /// `VIOLATION: ` line per problem. `Err` with the account when there are problems; printed
+    /// when verbose.
+    pub fn verdict<S: std::fmt::Debug>(
+        &self,
+        verbose: bool,
+        header: impl std::fmt::Display,
+        steps: &[(Millis, S)],
+        server: impl FnOnce(&mut String),
+        problems: &[String],
+    ) -> Result<(), String> {
+        if !verbose && problems.is_empty() {
+            return Ok(());
+        }
+        let steps: Vec<String> = steps
+            .iter()
+            .map(|(t, s)| format!("{}:{s:?}", t - EPOCH))
+            .collect();
+        let mut out = format!(
+            "{header}\nsteps: {steps:?}\n--- trace ---\n{}\n--- client transcript ---\n",
+            self.tail(if verbose { usize::MAX } else { 120 })
+        );
+        for e in self.client.state.transcript.entries() {
+            let m = &e.message;
+            let text: String = m.text.chars().take(80).collect();
+            out.push_str(&format!(
+                "{:?} {} {:?} {:?} {text:?}",
+                m.seq, m.id, m.client_id, m.status
+            ));
+            if let Some(rich) = &m.rich {
+                out.push_str(&format!(" {rich:?}"));
+            }
+            out.push('\n');
+        }
+        server(&mut out);
+        for p in problems {
+            out.push_str(&format!("VIOLATION: {p}\n"));
+        }
+        if problems.is_empty() {
+            println!("{out}");
+            Ok(())
+        } else {
+            Err(out)
+        }
     }
 }
 
