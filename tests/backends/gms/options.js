@@ -5,10 +5,7 @@
 // because we could not read what GMS does.
 "use strict";
 
-const env = process.env;
-const bool = (name, dflt) => (env[name] === undefined ? dflt : ["1", "true", "yes", "on"].includes(env[name].toLowerCase()));
-const num = (name, dflt) => (env[name] === undefined ? dflt : Number(env[name]));
-const str = (name, dflt) => env[name] || dflt;
+const { bool, num, str, settings } = require("../lib/settings");
 
 const DEFAULTS = Object.freeze({
   // GMS_WEBSOCKET. CometD's server offers "websocket" first whenever the WebSocket transport is
@@ -109,31 +106,4 @@ const CHOICES = {
   error_shape: ["full", "bare"],
 };
 
-const options = { ...DEFAULTS };
-
-/** Applies `changes` (unknown keys are ignored); throws on a value out of range. */
-function update(changes) {
-  for (const [key, value] of Object.entries(changes || {})) {
-    if (!(key in DEFAULTS)) continue;
-    const kind = typeof DEFAULTS[key];
-    let v;
-    if (kind === "boolean") v = value === true || value === "true" || value === 1 || value === "1";
-    else if (kind === "number") v = Number(value);
-    else v = String(value);
-    if (kind === "number" && !(v >= 0)) throw new RangeError(`${key} must be a number >= 0`);
-    if (CHOICES[key] && !CHOICES[key].includes(v)) throw new RangeError(`${key} must be one of ${CHOICES[key].join(", ")}`);
-    options[key] = v;
-  }
-  return { ...options };
-}
-
-function reset() {
-  Object.assign(options, DEFAULTS);
-  return { ...options };
-}
-
-for (const [key, allowed] of Object.entries(CHOICES)) {
-  if (!allowed.includes(DEFAULTS[key])) throw new RangeError(`env for ${key}: ${DEFAULTS[key]} is not one of ${allowed.join(", ")}`);
-}
-
-module.exports = { options, update, reset, DEFAULTS };
+module.exports = settings(DEFAULTS, CHOICES);
