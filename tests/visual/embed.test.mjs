@@ -4,14 +4,13 @@
 // a screenshot of the open widget in test-output/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
-import { readFile, mkdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
+import { serveDist, launchChromium } from "./serve.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const dist = path.join(root, "dist");
 const out = path.join(root, "test-output");
 const voxsig = `http://127.0.0.1:${process.env.VOXSIG_PORT || 3101}`;
 
@@ -29,35 +28,9 @@ const hostPage = `<!doctype html>
 <script async src="chat-widget.js" data-backend="voxsig" data-voxsig-url="${voxsig}" data-voxsig-inbox="demo-inbox" data-locale="en"></script>
 </body></html>`;
 
-const types = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
-function serve() {
-  const server = http.createServer(async (req, res) => {
-    const url = new URL(req.url, "http://x");
-    if (url.pathname === "/" || url.pathname === "/hostile.html") {
-      res.writeHead(200, { "content-type": "text/html" });
-      return res.end(hostPage);
-    }
-    const file = path.join(dist, path.normalize(url.pathname).replace(/^(\.\.[/\\])+/, ""));
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": types[path.extname(file)] || "application/octet-stream" });
-      res.end(body);
-    } catch {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
 test("embedded from dist/ on a hostile page: converses, passes axe, looks right", async () => {
-  const server = await serve();
-  const base = `http://127.0.0.1:${server.address().port}`;
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const { server, base } = await serveDist({ "/": hostPage, "/hostile.html": hostPage });
+  const browser = await launchChromium(chromium);
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
     const errors = [];

@@ -3,20 +3,15 @@
 // Three tabs hold one connection (control API GET /_control/connections); a message typed in
 // each tab reaches the server once and shows in all three; the agent's reply and typing show in
 // all three; closing the leader tab right after it sent a message hands the conversation to
-// another tab and the message arrives once (Push: once or twice, the window every Push client has); two tabs opened at the same instant by a new
-// visitor make one conversation. Without Web Locks (removed by an init script) every tab runs
+// another tab and the message arrives once (Push: once or twice, the window every Push client
+// has); two tabs opened at the same instant by a new visitor make one conversation. Without Web Locks (removed by an init script) every tab runs
 // its own connection, as before: the fallback, measured too.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
-import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
+import { ports, control, until as poll } from "../backends/lib/helpers.mjs";
+import { serveDist, launchChromium } from "./serve.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const dist = path.join(root, "dist");
-const ports = { voxsig: process.env.VOXSIG_PORT || 3101, gms: process.env.GMS_PORT || 3102, push: process.env.PUSH_PORT || 3103 };
 const attributes = {
   voxsig: `data-voxsig-url="http://127.0.0.1:${ports.voxsig}" data-voxsig-inbox="demo-inbox"`,
   gms: `data-gms-url="http://127.0.0.1:${ports.gms}/genesys/cometd" data-gms-service="customer-support"`,
@@ -31,52 +26,16 @@ const hostPage = (backend) => `<!doctype html>
 <script async src="chat-widget.js" data-backend="${backend}" ${attributes[backend]} data-locale="en"></script>
 </body></html>`;
 
-const types = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
-const server = http.createServer(async (req, res) => {
-  const url = new URL(req.url, "http://x");
-  const backend = url.pathname.match(/^\/(voxsig|gms|push)\.html$/);
-  if (backend) {
-    res.writeHead(200, { "content-type": "text/html" });
-    return res.end(hostPage(backend[1]));
-  }
-  try {
-    const file = path.join(dist, path.normalize(url.pathname).replace(/^(\.\.[/\\])+/, ""));
-    const body = await readFile(file);
-    res.writeHead(200, { "content-type": types[path.extname(file)] || "application/octet-stream" });
-    res.end(body);
-  } catch {
-    res.writeHead(404);
-    res.end();
-  }
-});
-await new Promise((r) => server.listen(0, "127.0.0.1", r));
-const base = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const pages = Object.fromEntries(Object.keys(attributes).map((b) => [`/${b}.html`, hostPage(b)]));
+const { server, base } = await serveDist(pages);
+const browser = await launchChromium(chromium);
 after(async () => { await browser.close(); server.close(); });
 
-const control = async (backend, route, body) => {
-  const res = await fetch(`http://127.0.0.1:${ports[backend]}/_control${route}`, body === undefined ? {} : {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
-  });
-  return res.json();
-};
 const openConnections = async (backend) => (await control(backend, "/connections")).open;
 const receivedCount = async (backend, text) =>
   (await control(backend, "/received")).filter((r) => (r.content ?? r.text ?? r.message ?? "") === text).length;
 
-async function until(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+const until = (what, fn, ms = 20000) => poll(fn, ms, what);
 
 /** A tab on the backend's host page, with its errors collected. */
 async function openTab(context, backend, errors) {
