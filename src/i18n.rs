@@ -118,6 +118,8 @@ pub struct Strings {
     pub new_message_from: &'static str,
     /// Jump to latest button.
     pub jump_to_latest: &'static str,
+    /// Button above the shown messages of a long conversation (count follows).
+    pub show_earlier: &'static str,
     /// Demo mode badge.
     pub demo_mode: &'static str,
     /// You (visitor) label.
@@ -192,6 +194,7 @@ static EN: Strings = Strings {
     unread: "unread messages",
     new_message_from: "New message from",
     jump_to_latest: "Jump to latest",
+    show_earlier: "Show earlier messages",
     demo_mode: "Demo mode: a scripted conversation, no real agent.",
     you: "You",
     welcome: "Hi! Ask us anything. We usually answer within a few minutes.",
@@ -253,6 +256,7 @@ static ZH_CN: Strings = Strings {
     unread: "条未读消息",
     new_message_from: "新消息来自",
     jump_to_latest: "跳到最新",
+    show_earlier: "显示更早的消息",
     demo_mode: "演示模式：脚本对话，没有真实客服。",
     you: "您",
     welcome: "您好！有任何问题都可以问我们，我们通常会在几分钟内回复。",

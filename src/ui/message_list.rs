@@ -74,21 +74,39 @@ fn time_label(ms: i64, locale_tag: &str) -> String {
         .into()
 }
 
+/// How many of the newest messages the log draws. A longer conversation draws only these and a
+/// "Show earlier messages" button (also pressed by scrolling to the top): the work per event and
+/// the DOM then stay the same size however long the transcript grows.
+pub const SHOWN_MESSAGES: usize = 150;
+/// How many more each press of "Show earlier messages" draws.
+const EARLIER_PAGE: usize = 150;
+/// Scrolling within this many pixels of the top draws earlier messages.
+const EARLIER_THRESHOLD_PX: i32 = 48;
+
 /// The message log.
 #[component]
 pub fn MessageList() -> impl IntoView {
     let store = use_store();
     let log_ref = NodeRef::<Div>::new();
     let at_bottom = RwSignal::new(true);
+    // How many of the newest messages are drawn; grows when the visitor asks for earlier ones.
+    let shown = RwSignal::new(SHOWN_MESSAGES);
+    let hidden = Memo::new(move |_| {
+        store
+            .state
+            .with(|st| st.transcript.len().saturating_sub(shown.get()))
+    });
 
     let rows = Memo::new(move |_| {
         let tag = store.locale.get().tag();
         let s = store.strings();
+        let first = hidden.get();
         store.state.with(|st| {
-            let mut rows = Vec::with_capacity(st.transcript.len() + 4);
+            let entries = &st.transcript.entries()[first..];
+            let mut rows = Vec::with_capacity(entries.len() + 4);
             let mut last_day = String::new();
-            let newest = st.transcript.len().saturating_sub(1);
-            for (i, e) in st.transcript.entries().iter().enumerate() {
+            let newest = entries.len().saturating_sub(1);
+            for (i, e) in entries.iter().enumerate() {
                 let day = day_key(e.message.sent_at);
                 if day != last_day {
                     rows.push(Row::Date {
@@ -106,6 +124,9 @@ pub fn MessageList() -> impl IntoView {
             rows
         })
     });
+    // Earlier messages are added above what the visitor reads; the browser's scroll anchoring
+    // (overflow-anchor) keeps the read message where it was.
+    let show_earlier = move || shown.update(|n| *n += EARLIER_PAGE);
 
     let scroll_to_bottom = move || {
         if let Some(el) = log_ref.try_get_untracked().flatten() {
@@ -130,9 +151,14 @@ pub fn MessageList() -> impl IntoView {
 
     let on_scroll = move |_| {
         if let Some(el) = log_ref.try_get_untracked().flatten() {
-            at_bottom.set(
-                el.scroll_height() - el.scroll_top() - el.client_height() < STICK_THRESHOLD_PX,
-            );
+            let bottom =
+                el.scroll_height() - el.scroll_top() - el.client_height() < STICK_THRESHOLD_PX;
+            if at_bottom.get_untracked() != bottom {
+                at_bottom.set(bottom);
+            }
+            if el.scroll_top() < EARLIER_THRESHOLD_PX && hidden.get_untracked() > 0 {
+                show_earlier();
+            }
         }
     };
 
@@ -159,6 +185,11 @@ pub fn MessageList() -> impl IntoView {
             >
                 <Show when=move || store.state.with(|s| s.transcript.is_empty() && s.fatal.is_none())>
                     <p class="cw-empty">{move || store.strings().welcome}</p>
+                </Show>
+                <Show when=move || { hidden.get() > 0 }>
+                    <button type="button" class="cw-earlier" on:click=move |_| show_earlier()>
+                        {move || format!("{} ({})", store.strings().show_earlier, hidden.get())}
+                    </button>
                 </Show>
                 <For each=move || rows.get() key=Row::key let(row)>
                     {render_row(row)}

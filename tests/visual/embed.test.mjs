@@ -8,7 +8,7 @@ import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
-import { serveDist, launchChromium } from "./serve.mjs";
+import { serveDist, launchChromium, widgetLoaded, LAUNCHER } from "./serve.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const out = path.join(root, "test-output");
@@ -36,8 +36,8 @@ test("embedded from dist/ on a hostile page: converses, passes axe, looks right"
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(`${base}/hostile.html`);
-    const launcher = page.locator("chat-widget-root .cw-launcher");
-    await launcher.waitFor({ state: "visible", timeout: 15000 });
+    await widgetLoaded(page, 15000);
+    const launcher = page.locator(LAUNCHER);
     const box = await launcher.boundingBox();
     assert.ok(box && box.width >= 40 && box.x + box.width <= 1100, `launcher visible on screen: ${JSON.stringify(box)}`);
 
@@ -64,6 +64,40 @@ test("embedded from dist/ on a hostile page: converses, passes axe, looks right"
 
     await mkdir(out, { recursive: true });
     await page.screenshot({ path: path.join(out, "embed-hostile-page-open.png") });
+    assert.deepEqual(errors, [], "no page errors");
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
+test("the loader draws the launcher before the bundle, and a click made while the bundle loads opens the window", async () => {
+  const { server, base } = await serveDist({ "/slow.html": hostPage });
+  const browser = await launchChromium(chromium);
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    // The wasm takes two seconds to arrive, as on a slow network.
+    let wasmRequested = 0;
+    await page.route(/\.wasm$/, async (route) => {
+      wasmRequested = Date.now();
+      await new Promise((r) => setTimeout(r, 2000));
+      await route.continue();
+    });
+    await page.goto(`${base}/slow.html`);
+    const placeholder = page.locator("chat-widget-root[data-chat-widget-loader] .cw-launcher");
+    await placeholder.waitFor({ state: "visible", timeout: 5000 });
+    const box = await placeholder.boundingBox();
+    assert.ok(box && box.width >= 40 && box.x + box.width <= 1100, `placeholder launcher on screen: ${JSON.stringify(box)}`);
+    assert.equal(await page.evaluate(() => typeof window.ChatWidget.version), "undefined", "the bundle is not there yet");
+    await placeholder.click();
+    assert.ok(wasmRequested > 0, "the bundle is on its way by the time of the click");
+    // The click is not lost: the window opens as soon as the bundle runs.
+    await page.locator("chat-widget-root .cw-input").waitFor({ state: "visible", timeout: 15000 });
+    assert.equal(await page.locator("chat-widget-root[data-chat-widget-loader]").count(), 0, "the placeholder is gone");
+    assert.equal(await page.locator("chat-widget-root").count(), 1, "one widget on the page");
+    assert.equal(await page.evaluate(() => window.ChatWidget.isOpen()), true);
     assert.deepEqual(errors, [], "no page errors");
   } finally {
     await browser.close();

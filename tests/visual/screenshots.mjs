@@ -3,15 +3,12 @@
 // Usage: node tests/visual/screenshots.mjs <base-url> <out-dir>
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
 import { mkdirSync } from "node:fs";
+import { launchChromium, widgetLoaded } from "./serve.mjs";
 
 const [base = "http://127.0.0.1:8090", out = "test-output/screenshots"] = process.argv.slice(2);
 mkdirSync(out, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium(chromium);
 
 async function page(opts = {}) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, ...opts });
@@ -19,7 +16,7 @@ async function page(opts = {}) {
   p.on("pageerror", (e) => console.error("page error:", e.message));
   p.on("console", (m) => { if (m.type() === "error") console.error("console:", m.text()); });
   await p.goto(`${base}/embed-example.html`);
-  await p.locator("chat-widget-root .cw-launcher").waitFor();
+  await widgetLoaded(p);
   return p;
 }
 

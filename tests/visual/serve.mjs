@@ -38,3 +38,13 @@ export function launchChromium(chromium) {
            "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 }
+
+/** The bundle's own launcher, once the loader has fetched the bundle and its placeholder is gone. */
+export const LAUNCHER = "chat-widget-root:not([data-chat-widget-loader]) .cw-launcher";
+
+/** Waits until the bundle has loaded: the loader draws a placeholder launcher at once and fetches
+ * the wasm after the page's load event (or on the first hover, focus or click). */
+export async function widgetLoaded(page, timeout = 30000) {
+  await page.waitForFunction(() => window.ChatWidget && window.ChatWidget.version, null, { timeout });
+  await page.locator(LAUNCHER).waitFor({ timeout });
+}

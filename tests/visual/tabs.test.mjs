@@ -10,7 +10,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
 import { ports, control, until as poll } from "../backends/lib/helpers.mjs";
-import { serveDist, launchChromium } from "./serve.mjs";
+import { serveDist, launchChromium, widgetLoaded } from "./serve.mjs";
 
 const attributes = {
   voxsig: `data-voxsig-url="http://127.0.0.1:${ports.voxsig}" data-voxsig-inbox="demo-inbox"`,
@@ -43,7 +43,7 @@ async function openTab(context, backend, errors) {
   page.on("pageerror", (e) => errors.push(`${backend}: ${e.message}`));
   if (process.env.TABS_DEBUG) page.on("console", (m) => console.log(`[${backend} tab] ${m.type()}: ${m.text()}`));
   await page.goto(`${base}/${backend}.html`);
-  await page.locator("chat-widget-root .cw-launcher").waitFor({ timeout: 30000 });
+  await widgetLoaded(page);
   return page;
 }
 
