@@ -298,6 +298,14 @@ const controls = {
     urns.forEach((u) => agentMessage(u, String(b.text ?? ""), { quick_replies: list(b.quick_replies), attachments: list(b.attachments) }));
     return { ok: true, users: urns.length };
   },
+  // Test-only: n agent messages at once (up to 10,000), for the long-conversation benchmark
+  // (scripts/bench) and burst tests; each is published as /agent/say would.
+  "POST /agent/burst": (b) => {
+    const n = Math.min(Math.max(Number(b.n) || 1, 1), 10000);
+    const urns = liveUrns(b);
+    urns.forEach((u) => { for (let i = 1; i <= n; i++) agentMessage(u, `${b.text || "burst"} ${i}/${n}`); });
+    return { ok: true, users: urns.length, n };
+  },
   "POST /agent/typing": () => ({ status: 501, body: { error: "Push has no typing event: the widget cannot be told" } }),
   "POST /agent/presence": () => ({ status: 501, body: { error: "Push has no presence event" } }),
   "POST /agent/end": (b) => {
