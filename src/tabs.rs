@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped when the messages change shape: tabs of another version use another channel and
 /// lock, so each version elects its own leader instead of misreading the other's messages.
-pub const TAB_PROTOCOL: &str = "chat-widget-tabs-1";
+pub const TAB_PROTOCOL: &str = "chat-widget-tabs-2";
 
 /// A visitor's command, run by the leader wherever it was given.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "c", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TabCommand {
     /// Start the backend (the window was opened).
     Start,
@@ -37,7 +37,7 @@ pub enum TabCommand {
 
 /// One message on the tabs' channel.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TabMessage {
     /// Follower → leader: a tab (new, or after a hand-over) asks for the whole state.
     Hello { from: String },

@@ -18,7 +18,7 @@ pub enum Presence {
 
 /// The transport as the visitor sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "state")]
+#[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     /// First connection attempt under way.
     Connecting,
@@ -53,7 +53,7 @@ pub enum ConversationStatus {
 
 /// Errors a backend reports. Typed, so the UI can choose a message without matching strings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+#[serde(rename_all = "snake_case")]
 pub enum ChatError {
     /// A required setting is missing or malformed (names the setting).
     Config(String),
@@ -68,6 +68,32 @@ pub enum ChatError {
     /// The server refused the visitor's answer to a message's rich content (names the
     /// message id); the control is offered again.
     AnswerFailed(String),
+}
+
+impl ChatError {
+    /// The error's kind as the host page reads it in `chatwidget:error` (`config`, `server`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChatError::Config(_) => "config",
+            ChatError::Unauthorized(_) => "unauthorized",
+            ChatError::Server(_) => "server",
+            ChatError::Protocol(_) => "protocol",
+            ChatError::SendFailed(_) => "send_failed",
+            ChatError::AnswerFailed(_) => "answer_failed",
+        }
+    }
+
+    /// What the error is about (the setting, the status, the client id, …).
+    pub fn detail(&self) -> &str {
+        match self {
+            ChatError::Config(d)
+            | ChatError::Unauthorized(d)
+            | ChatError::Server(d)
+            | ChatError::Protocol(d)
+            | ChatError::SendFailed(d)
+            | ChatError::AnswerFailed(d) => d,
+        }
+    }
 }
 
 impl std::fmt::Display for ChatError {
@@ -85,7 +111,7 @@ impl std::fmt::Display for ChatError {
 
 /// Everything a backend can tell the widget.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type", content = "data")]
+#[serde(rename_all = "snake_case")]
 pub enum ChatEvent {
     /// A message to show (new, or the server's copy of one the visitor sent).
     MessageAdded(ChatMessage),

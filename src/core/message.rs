@@ -64,6 +64,17 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
+    /// The status as a word (`pending`, `sent`, …), as serialised and as the UI's `data-status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Read => "read",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
     /// Whether moving from `self` to `next` is progress; status never goes backwards except to
     /// `Failed` from `Pending`, and a retry moves `Failed` back to `Pending`.
     pub fn can_become(self, next: DeliveryStatus) -> bool {
@@ -153,7 +164,7 @@ impl ChatMessage {
 /// Interactive content a bot or agent message carries beyond its text (Chatwoot's
 /// `content_type`s `input_select`, `cards`, `form`, `input_email`, `article`, `input_csat`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case")]
 pub enum RichContent {
     /// Buttons; the visitor picks one (`input_select`).
     Choices {
@@ -218,7 +229,7 @@ pub struct Card {
 
 /// A card button.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[serde(rename_all = "snake_case")]
 pub enum CardAction {
     /// Opens an http(s) URL in a new tab.
     Link {
@@ -285,7 +296,7 @@ pub struct RatingAnswer {
 
 /// The visitor's answer to a message's [`RichContent`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case")]
 pub enum RichAnswer {
     /// An option of [`RichContent::Choices`].
     Choice(Choice),

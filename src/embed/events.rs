@@ -33,7 +33,9 @@ pub fn notify_host(notice: Notice) {
     match notice {
         Notice::IncomingMessage(m) => dispatch("chatwidget:message", &to_js(&m)),
         Notice::Error(e) => {
-            let detail = object(&[("error", to_js(&e)), ("message", e.to_string().into())]);
+            // Built by hand: the documented `{ kind, detail }` shape, not serde's enum encoding.
+            let error = object(&[("kind", e.kind().into()), ("detail", e.detail().into())]);
+            let detail = object(&[("error", error.into()), ("message", e.to_string().into())]);
             web_sys::console::warn_2(&"chat widget:".into(), &e.to_string().into());
             dispatch("chatwidget:error", &detail);
         }

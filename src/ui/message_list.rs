@@ -312,7 +312,7 @@ fn MessageBubble(message: ChatMessage, latest: bool) -> impl IntoView {
             class:cw-msg-wide=wide
             class:cw-failed=status == DeliveryStatus::Failed
             class:cw-pending=status == DeliveryStatus::Pending
-            data-status=format!("{status:?}").to_lowercase()
+            data-status=status.as_str()
         >
             {author.map(|a| view! { <div class="cw-author">{a}</div> })}
             {has_bubble.then(|| view! {

@@ -58,7 +58,7 @@ const shown = (page) => page.evaluate(() => {
 /** Whether `text` shows once in the tab, and — for the visitor's — as accepted by the server. */
 const showsOnce = async (page, text, { sent = false } = {}) => {
   const hits = (await shown(page)).filter((m) => m.text.trim() === text);
-  return hits.length === 1 && (!sent || (hits[0].status !== "pending" && hits[0].status !== "failed"));
+  return hits.length === 1 && (!sent || ["sent", "delivered", "read"].includes(hits[0].status));
 };
 async function everywhere(tabs, what, fn, ms) {
   try {
