@@ -66,6 +66,13 @@ impl ReconnectBackoff {
         (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// A short random delay in `[max / 4, max)` for the first attempt after a working
+    /// connection dropped; not counted as a failure, so a failed attempt goes on with the policy.
+    pub fn after_drop(&mut self, max: Millis) -> Millis {
+        let quarter = max / 4;
+        quarter + (self.random() * (max - quarter) as f64) as Millis
+    }
+
     /// The delay before the next attempt; counts one more failure.
     pub fn next_delay(&mut self) -> Millis {
         let r = self.random();
@@ -114,6 +121,25 @@ mod tests {
         assert_eq!(delays[7], 60_000);
         b.reset();
         assert!(b.next_delay() < 20_000);
+    }
+
+    #[test]
+    fn a_drop_retries_soon_without_counting_a_failure() {
+        let policy = BackoffPolicy::Exponential {
+            initial: 3_000,
+            randomness: 450,
+            multiplier: 1.5,
+            max: 30_000,
+        };
+        let mut b = ReconnectBackoff::new(policy, 7);
+        let quick: Vec<_> = (0..50).map(|_| b.after_drop(1_000)).collect();
+        assert!(quick.iter().all(|d| (250..1_000).contains(d)), "{quick:?}");
+        assert!(
+            quick.iter().any(|d| *d != quick[0]),
+            "spread, not one instant"
+        );
+        assert_eq!(b.attempt(), 0);
+        assert!((3_000..3_450).contains(&b.next_delay()));
     }
 
     #[test]

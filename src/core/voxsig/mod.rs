@@ -43,6 +43,10 @@ pub const DEFAULT_BACKOFF: BackoffPolicy = BackoffPolicy::Exponential {
     multiplier: 1.5,
     max: 30_000,
 };
+/// The first attempt after a subscribed connection drops starts within this long (from a
+/// quarter of it). Rails' own client waits for its 6 s stale check instead (`ConnectionMonitor`
+/// in @rails/actioncable); a widget that shows "reconnecting" for that long looks broken.
+pub const DROP_RETRY_WITHIN: Millis = 1_000;
 /// Retries of failed REST calls: 1 s, ×2, at most 30 s.
 pub const HTTP_RETRY_BACKOFF: BackoffPolicy = BackoffPolicy::Exponential {
     initial: 1_000,
@@ -1116,7 +1120,14 @@ impl VoxsigBackend {
         ) {
             return;
         }
-        let delay = self.backoff.next_delay();
+        // A subscribed connection that drops (a deploy, a proxy's idle cut, a network blip) is
+        // tried again within a second, spread so a restarted server is not hit by every widget
+        // at once; only failed attempts wait for the ActionCable-like policy.
+        let delay = if self.socket == Socket::Subscribed {
+            self.backoff.after_drop(DROP_RETRY_WITHIN)
+        } else {
+            self.backoff.next_delay()
+        };
         self.socket = Socket::WaitingToReconnect;
         self.timers.set(Timer::Reconnect, now + delay);
         self.io.set_connection(ConnectionState::Reconnecting {
