@@ -63,18 +63,12 @@ fn warn(text: &str) {
 }
 
 fn method(api: &js_sys::Object, name: &'static str) {
-    let f = Closure::<dyn Fn(js_sys::Array) -> JsValue>::new(move |args: js_sys::Array| {
-        run(name, &args)
+    // Every command takes at most one argument; a JS call with none passes `undefined`. No
+    // `new Function` wrapper: a page whose policy has no 'unsafe-eval' would refuse it.
+    let f = Closure::<dyn Fn(JsValue) -> JsValue>::new(move |arg: JsValue| {
+        run(name, &js_sys::Array::of1(&arg))
     });
-    // Wrap so JS calls `ChatWidget.open(a, b)` reach us as one array of arguments.
-    let wrapper = js_sys::Function::new_with_args(
-        "f",
-        "return function() { return f(Array.from(arguments)); }",
-    )
-    .call1(&JsValue::NULL, f.as_ref());
-    if let Ok(wrapper) = wrapper {
-        let _ = js_sys::Reflect::set(api, &name.into(), &wrapper);
-    }
+    let _ = js_sys::Reflect::set(api, &name.into(), f.as_ref());
     // Lives as long as the page: the API object is built once.
     f.forget();
 }

@@ -30,12 +30,25 @@ pub use events::dispatch;
 pub const HOST_TAG: &str = "chat-widget-root";
 /// The widget's stylesheet, placed inside the shadow root.
 const STYLESHEET: &str = include_str!("../../style/widget.css");
-/// Inline style for the host element. `!important` inline declarations beat any host-page
-/// stylesheet, so `* { all: unset }` or `display: none` rules cannot hide or move it.
-const HOST_STYLE: &str = "all: initial !important; display: block !important; position: fixed !important; \
-    z-index: 2147483000 !important; right: 0 !important; bottom: 0 !important; width: 0 !important; \
-    height: 0 !important; visibility: visible !important; opacity: 1 !important; transform: none !important; \
-    filter: none !important; contain: none !important; overflow: visible !important;";
+/// The host element's own declarations, each set `!important` on its inline style: they beat
+/// any host-page stylesheet, so `* { all: unset }` or `display: none` rules cannot hide or move
+/// it. Set through CSSOM, which a strict `style-src` (no 'unsafe-inline') allows.
+const HOST_STYLE: [(&str, &str); 14] = [
+    ("all", "initial"),
+    ("display", "block"),
+    ("position", "fixed"),
+    ("z-index", "2147483000"),
+    ("right", "0"),
+    ("bottom", "0"),
+    ("width", "0"),
+    ("height", "0"),
+    ("visibility", "visible"),
+    ("opacity", "1"),
+    ("transform", "none"),
+    ("filter", "none"),
+    ("contain", "none"),
+    ("overflow", "visible"),
+];
 
 struct Mounted {
     host: web_sys::Element,
@@ -110,13 +123,14 @@ pub fn boot() -> Result<(), JsValue> {
 
     let document = window().document().ok_or("no document")?;
     let host = document.create_element(HOST_TAG)?;
-    host.set_attribute("style", HOST_STYLE)?;
+    let host_style = host.unchecked_ref::<web_sys::HtmlElement>().style();
+    for (property, value) in HOST_STYLE {
+        host_style.set_property_with_priority(property, value, "important")?;
+    }
     host.set_attribute("data-chat-widget", "")?;
     let shadow =
         host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
-    let style = document.create_element("style")?;
-    style.set_text_content(Some(STYLESHEET));
-    shadow.append_child(&style)?;
+    adopt_stylesheet(&document, &shadow)?;
     let container: web_sys::HtmlElement = document.create_element("div")?.unchecked_into();
     container.set_class_name("cw-container");
     shadow.append_child(&container)?;
@@ -159,6 +173,26 @@ pub fn boot() -> Result<(), JsValue> {
         &events::object(&[("backend", backend_name.into())]),
     );
     api::replay_queue();
+    Ok(())
+}
+
+/// Gives the shadow root the widget's stylesheet as a constructed sheet (`adoptedStyleSheets`),
+/// which a strict `style-src` allows; a `<style>` element with the same text would be blocked
+/// without 'unsafe-inline'. Browsers without constructable sheets get the `<style>` element.
+fn adopt_stylesheet(
+    document: &web_sys::Document,
+    shadow: &web_sys::ShadowRoot,
+) -> Result<(), JsValue> {
+    let constructed = web_sys::CssStyleSheet::new().and_then(|sheet| {
+        sheet.replace_sync(STYLESHEET)?;
+        shadow.set_adopted_style_sheets(&js_sys::Array::of1(&sheet));
+        Ok(())
+    });
+    if constructed.is_err() {
+        let style = document.create_element("style")?;
+        style.set_text_content(Some(STYLESHEET));
+        shadow.append_child(&style)?;
+    }
     Ok(())
 }
 

@@ -24,7 +24,9 @@ fn copy_object(source: &JsValue, into: &mut RawSettings) {
         } else if value.as_f64().is_some() {
             // JS's own number formatting: Rust's float formatting costs ~12 KB of wasm.
             let n: &js_sys::Number = value.unchecked_ref();
-            n.to_string(10).map(String::from).unwrap_or_default()
+            n.to_string_with_radix(10)
+                .map(String::from)
+                .unwrap_or_default()
         } else if value.is_object() {
             js_sys::JSON::stringify(&value)
                 .ok()

@@ -33,21 +33,16 @@ pub(crate) fn with_controller(f: impl FnOnce(&Controller)) {
 pub fn Widget(store: Store, controller: Controller) -> impl IntoView {
     provide_context(store);
     provide_context::<ControllerHandle>(StoredValue::new_local(controller));
-    let style = move || {
-        store.appearance.with(|a| {
-            a.accent_color
-                .as_ref()
-                .map(|c| format!("--cw-accent: {c};"))
-                .unwrap_or_default()
-        })
-    };
+    // Set through CSSOM (`style.setProperty`), which a strict `style-src` allows; a `style`
+    // attribute would be blocked on pages without 'unsafe-inline'.
+    let accent = move || store.appearance.with(|a| a.accent_color.clone());
     view! {
         <div
             class="cw"
             class:cw-left=move || store.appearance.with(|a| a.left)
             class:cw-open=move || store.state.with(|s| s.is_open)
             lang=move || store.locale.get().tag()
-            style=style
+            style=("--cw-accent", accent)
         >
             <window::ChatWindow />
             <launcher::Launcher />

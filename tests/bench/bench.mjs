@@ -363,37 +363,53 @@ async function reconnect(browser, base) {
         }
         await sleep(500);
       }
+    } catch (e) {
+      // One backend that does not come back is a finding, not a reason to lose the others'.
+      console.error(`[bench] reconnect ${backend}: run ${times.length + 1} failed: ${e.message.split("\n")[0]}`);
+      report(`reconnect_${backend}_stuck`, `${backend}: a reconnect did not complete within 30 s (run ${times.length + 1} of ${RUNS})`,
+        null, "", "never", false);
     } finally {
       await context.close();
     }
     figures[`reconnect_${backend}`] = times.map((x) => round(x));
+    if (!times.length) continue;
     const med = median(times);
-    report(`reconnect_${backend}`, `${backend}: server drops every connection -> online and caught up (median of ${RUNS})`,
+    report(`reconnect_${backend}`, `${backend}: server drops every connection -> online and caught up (median of ${times.length})`,
       round(med), "ms", "<= 1500", med <= 1500);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
+const sh = (c) => { try { return execSync(c, { cwd: root, encoding: "utf8" }).trim(); } catch { return "unknown"; } };
+// Read before measuring: the tree measured is the one scripts/bench built, not whatever it is
+// when the run ends.
+const commit = sh("git rev-parse --short HEAD") + (sh("git status --porcelain") ? "-dirty" : "");
 const pages = { "/plain.html": hostPage(null), "/widget.html": hostPage("voxsig") };
 for (const b of Object.keys(attributes)) pages[`/${b}.html`] = hostPage(b);
 const { server, base } = await serveDist(pages);
 const browser = await launchChromium(chromium);
 try {
-  if (wanted("sizes")) sizes();
-  if (wanted("page")) await pageCost(browser, base);
-  if (wanted("long")) await longConversation(browser, base);
-  if (wanted("idle")) await idle(browser, base);
-  if (wanted("reconnect")) await reconnect(browser, base);
+  // A section that fails is reported as failed and the others still run and are written.
+  const sections = { sizes, page: pageCost, long: longConversation, idle, reconnect };
+  for (const [name, run] of Object.entries(sections)) {
+    if (!wanted(name)) continue;
+    console.error(`[bench] ${name}`);
+    try {
+      await run(browser, base);
+    } catch (e) {
+      console.error(`[bench] ${name} failed: ${e.stack || e}`);
+      report(`${name}_error`, `${name}: the measurement failed: ${String(e.message || e).split("\n")[0]}`, null, "", "", false);
+    }
+  }
   report("throughput", "protocol throughput vs the official JS clients", null, "", ">= 1.0x", null);
 } finally {
   await browser.close();
   server.close();
 }
 
-const sh = (c) => { try { return execSync(c, { cwd: root, encoding: "utf8" }).trim(); } catch { return "unknown"; } };
 const result = {
   date: new Date().toISOString(),
-  commit: sh("git rev-parse --short HEAD") + (sh("git status --porcelain") ? "-dirty" : ""),
+  commit,
   machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memory_gib: round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}`,
     chromium: sh("chromium --version"), node: process.version },
   runs: RUNS, cpu_throttle: THROTTLE, figures,

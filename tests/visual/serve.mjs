@@ -8,13 +8,16 @@ import path from "node:path";
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist");
 const types = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
 
-/** Starts the site; `pages` maps a path to its HTML. Resolves to {server, base}. */
+/** Starts the site; `pages` maps a path to its HTML, or to `{ html, headers }` for a page
+ * served with headers of its own (a Content-Security-Policy). Resolves to {server, base}. */
 export function serveDist(pages) {
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, "http://x");
     if (url.pathname in pages) {
-      res.writeHead(200, { "content-type": "text/html" });
-      return res.end(pages[url.pathname]);
+      const page = pages[url.pathname];
+      const { html, headers = {} } = typeof page === "string" ? { html: page } : page;
+      res.writeHead(200, { "content-type": "text/html", ...headers });
+      return res.end(html);
     }
     const file = path.join(dist, path.normalize(url.pathname).replace(/^(\.\.[/\\])+/, ""));
     try {
