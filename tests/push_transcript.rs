@@ -526,3 +526,33 @@ fn session_id_registers_with_it_and_the_init_payload_goes_once_unseen() {
     q.recv(r##"{"rid":1,"data":{"id":"y","pingTimeout":20000,"isAuthenticated":false}}"##);
     assert!(q.take_frames().iter().all(|f| !f.contains("\"start\"")));
 }
+
+#[test]
+fn a_connection_dropped_again_and_again_comes_back_at_once_each_time() {
+    let mut p = ready();
+    let mut reconnect = |p: &mut Peer<PushBackend>, lived: u64| {
+        p.advance(lived);
+        p.close(1006);
+        let Some(ConnectionState::Reconnecting {
+            next_attempt_at, ..
+        }) = p.last_connection()
+        else {
+            panic!("reconnecting")
+        };
+        let delay = next_attempt_at - p.now;
+        p.advance(delay);
+        p.open();
+        p.recv(r##"{"rid":1,"data":{"id":"y","pingTimeout":20000,"isAuthenticated":false}}"##);
+        p.recv(r##"{"rid":2}"##);
+        p.take_frames();
+        delay
+    };
+    // Handshaken and working for 1.5 s each time, as the official client counts it.
+    for round in 0..8 {
+        let delay = reconnect(&mut p, 1_500);
+        assert!((100..=500).contains(&delay), "round {round}: {delay} ms");
+    }
+    // Dropped right after every handshake: the server is not hammered.
+    let delays: Vec<u64> = (0..4).map(|_| reconnect(&mut p, 200)).collect();
+    assert!(delays[3] > 1_500, "backs off: {delays:?}");
+}

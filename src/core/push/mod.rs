@@ -66,8 +66,12 @@ const SLOW_START: Millis = 2_000;
 /// A frame published while the connection went away can be lost with it: the gap starts
 /// this long before a close is noticed.
 const IN_FLIGHT_MARGIN: Millis = 1_000;
-/// A connection that lived this long was a success: the backoff starts over.
-const STABLE_CONNECTION: Millis = 10_000;
+/// A handshaken connection that lived this long was a success: the backoff starts over, so a
+/// widget whose connection is dropped again and again still comes back at once each time
+/// (socketcluster-client resets `connectAttempts` on every handshake, `_onSCOpen` in
+/// lib/scsocket.js). Shorter-lived ones keep growing it: a server that accepts and drops at
+/// once is not hammered.
+const STABLE_CONNECTION: Millis = 1_000;
 /// Messages kept in the snapshot, newest last.
 pub const HISTORY_LIMIT: usize = 200;
 /// Parts remembered for de-duplication.
