@@ -530,7 +530,7 @@ fn session_id_registers_with_it_and_the_init_payload_goes_once_unseen() {
 #[test]
 fn a_connection_dropped_again_and_again_comes_back_at_once_each_time() {
     let mut p = ready();
-    let mut reconnect = |p: &mut Peer<PushBackend>, lived: u64| {
+    let reconnect = |p: &mut Peer<PushBackend>, lived: u64| {
         p.advance(lived);
         p.close(1006);
         let Some(ConnectionState::Reconnecting {
