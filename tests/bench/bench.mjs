@@ -361,7 +361,9 @@ async function reconnect(browser, base) {
           const shown = await page.evaluate((k) => window.__rendered[k], k);
           times.push(shown - t0);
         }
-        await sleep(500);
+        // Each drop hits a connection that has been up for a while, as a real one would: the
+        // Push core keeps backing off connections that die within 1 s of their handshake.
+        await sleep(1500);
       }
     } catch (e) {
       // One backend that does not come back is a finding, not a reason to lose the others'.
@@ -419,6 +421,6 @@ for (const r of rows) r.forEach((c, i) => { w[i] = Math.max(w[i], String(c).leng
 console.log(`\nchat widget bench, ${result.date}, ${result.commit}, ${result.machine.cpu} x${result.machine.cores}, ${result.machine.chromium}`);
 for (const r of [["figure", "measured", "target", "met"], ...rows]) console.log(r.map((c, i) => String(c).padEnd(w[i])).join(" | "));
 mkdirSync(path.join(root, "bench-results"), { recursive: true });
-const file = path.join(root, "bench-results", `${result.date.slice(0, 10)}-${result.commit}.json`);
+const file = path.join(root, "bench-results", `${result.date.slice(0, 16).replace(":", "")}-${result.commit}${ONLY ? "-" + ONLY.join("+") : ""}.json`);
 writeFileSync(file, JSON.stringify(result, null, 2) + "\n");
 console.log(`\nwritten: ${path.relative(root, file)}`);
