@@ -9,8 +9,9 @@ use std::collections::VecDeque;
 /// How long an HTTP request may take before the driver aborts it (reported as status 0).
 pub const HTTP_TIMEOUT: u64 = 15_000;
 
-/// Frames and bodies larger than this are rejected without parsing.
-pub const MAX_INPUT_BYTES: usize = 1 << 20;
+/// Frames and bodies larger than this are rejected without parsing. Room for a 1 MB message
+/// with its envelope and escaping (Chatwoot itself caps content at 150,000 characters).
+pub const MAX_INPUT_BYTES: usize = 4 << 20;
 
 /// Why an input could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]

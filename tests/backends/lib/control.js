@@ -25,7 +25,7 @@
 function readJson(req) {
   return new Promise((resolve) => {
     let body = "";
-    req.on("data", (c) => { body += c; if (body.length > 1e6) req.destroy(); });
+    req.on("data", (c) => { body += c; if (body.length > 4e6) req.destroy(); });
     req.on("end", () => { try { resolve(body ? JSON.parse(body) : {}); } catch { resolve(null); } });
   });
 }

@@ -1,0 +1,135 @@
+// Hostile content from the agent side, per backend, in the release bundle: markup, event
+// handlers, script URLs, SVG, entity-encoded and markdown-link tricks, bidi overrides and
+// zero-width characters, a 1 MB message; on Push also hostile quick replies (100 of them, of
+// which the widget shows the first 20) and attachment URLs. Every payload tries to set
+// window.__pwned. Checks: nothing executed, only allow-listed elements in the shadow root, no
+// on* attributes, every link http(s) with rel="noopener noreferrer", every image http(s) with
+// no referrer, the text shown literally, and the composer still answers and sends afterwards.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
+import { ports, control } from "../backends/lib/helpers.mjs";
+import { serveDist, launchChromium, widgetLoaded, LAUNCHER } from "./serve.mjs";
+
+const attributes = {
+  voxsig: `data-voxsig-url="http://127.0.0.1:${ports.voxsig}" data-voxsig-inbox="demo-inbox"`,
+  gms: `data-gms-url="http://127.0.0.1:${ports.gms}/genesys/cometd" data-gms-service="customer-support"`,
+  push: `data-push-host="http://127.0.0.1:${ports.push}" data-push-channel-uuid="cf3d62bc" data-push-host-api="https://new.push.al"`,
+};
+const hostPage = (backend) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Shop (${backend})</title><link rel="icon" href="data:,"></head>
+<body><p>A page of a site with the chat widget.</p>
+<script>window.ChatWidget = window.ChatWidget || { q: [] };</script>
+<script async src="chat-widget.js" data-backend="${backend}" ${attributes[backend]} data-locale="en"></script>
+</body></html>`;
+
+const PWN = "window.__pwned=(window.__pwned||0)+1";
+const payloads = [
+  `<script>${PWN}</script>`,
+  `<img src=x onerror="${PWN}">`,
+  `<svg onload="${PWN}"><circle r=10 /></svg>`,
+  `<iframe src="javascript:${PWN}"></iframe>`,
+  `javascript:${PWN}`,
+  `[click me](javascript:${PWN})`,
+  `data:text/html,<script>${PWN}</script>`,
+  `vbscript:msgbox(1)`,
+  `&lt;img src=x onerror=${PWN}&gt; &#60;script&#62;${PWN}&#60;/script&#62;`,
+  `<a href="javascript:${PWN}">link</a> <style>*{display:none}</style>`,
+  `https://example.com/"onmouseover="${PWN}`,
+  `Agent\u202Egnp.exe\u200B\u200D\uFEFF name`,
+  `<math><mi xlink:href="javascript:${PWN}">x</mi></math>`,
+];
+const ALLOWED = new Set(["div", "span", "button", "a", "img", "textarea", "form", "input", "label", "p", "ul", "li",
+  "svg", "path", "circle", "time", "i", "header", "footer", "section", "h2", "strong", "br", "fieldset", "legend", "select", "option"]);
+
+const pages = Object.fromEntries(Object.keys(attributes).map((b) => [`/${b}.html`, hostPage(b)]));
+const { server, base } = await serveDist(pages);
+const browser = await launchChromium(chromium);
+after(async () => { await browser.close(); server.close(); });
+
+/** Everything in the shadow root that a hostile payload could have put there. */
+const audit = (page) => page.evaluate(() => {
+  const root = document.querySelector("chat-widget-root:not([data-chat-widget-loader])").shadowRoot;
+  const all = [...root.querySelectorAll("*")];
+  return {
+    pwned: window.__pwned || 0,
+    tags: [...new Set(all.map((e) => e.localName))],
+    handlers: all.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => `${e.localName}[${a.name}]`)),
+    links: [...root.querySelectorAll("a")].map((a) => ({ href: a.getAttribute("href"), rel: a.rel })),
+    images: [...root.querySelectorAll("img")].map((i) => ({ src: i.getAttribute("src"), referrer: i.referrerPolicy })),
+    text: root.textContent,
+  };
+});
+
+for (const backend of Object.keys(attributes)) {
+  test(`${backend}: hostile agent content is shown as text and executes nothing`, async () => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+    try {
+      const page = await context.newPage();
+      const errors = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      page.on("dialog", (d) => { errors.push(`dialog: ${d.message()}`); d.dismiss(); });
+      await page.goto(`${base}/${backend}.html`);
+      await widgetLoaded(page);
+      await page.locator(LAUNCHER).click();
+      await page.locator("chat-widget-root .cw-input").fill(`hello from the hostile test ${backend}`);
+      await page.keyboard.press("Enter");
+      await page.locator("chat-widget-root .cw-msg-visitor:is([data-status='sent'], [data-status='delivered'], [data-status='read'])").waitFor({ timeout: 20000 });
+
+      for (const text of payloads) await control(backend, "/agent/say", { text });
+      // The last one carries Push's quick replies (shown on the newest message only).
+      if (backend === "push") {
+        await control(backend, "/agent/say", {
+          text: "payloads-end",
+          quick_replies: [`<img src=x onerror="${PWN}">`, `javascript:${PWN}`, ...Array.from({ length: 98 }, (_, i) => `reply ${i}`)],
+          attachments: [`javascript:${PWN}`, `data:image/svg+xml,<svg onload="${PWN}"/>`, "https://example.com/a.png", `vbscript:x`],
+        });
+      }
+      else await control(backend, "/agent/say", { text: "payloads-end" });
+      await page.locator("chat-widget-root .cw-msg-agent", { hasText: "payloads-end" }).waitFor({ timeout: 30000 });
+
+      const seen = await audit(page);
+      for (const p of payloads) {
+        // Shown as typed (links are split into <a> and text, so compare the text content).
+        assert.ok(seen.text.includes(p.replace(/\s+/g, " ").trim().slice(0, 12)), `payload shown as text: ${p}`);
+      }
+      assert.equal(seen.pwned, 0, "nothing executed");
+      assert.deepEqual(seen.tags.filter((t) => !ALLOWED.has(t)), [], `only allow-listed elements: ${seen.tags}`);
+      assert.deepEqual(seen.handlers, [], "no event-handler attributes");
+      for (const l of seen.links) {
+        assert.match(l.href, /^https?:\/\//, `link is http(s): ${l.href}`);
+        assert.ok(/noopener/.test(l.rel) && /noreferrer/.test(l.rel), `link rel: ${l.rel}`);
+      }
+      for (const i of seen.images) {
+        assert.match(i.src, /^https?:\/\//, `image is http(s): ${i.src}`);
+        assert.equal(i.referrer, "no-referrer");
+      }
+      if (backend === "push") {
+        const replies = await page.locator("chat-widget-root .cw-quick-reply").allTextContents();
+        // The Push core keeps the first 20 (src/core/push/payload.rs): a bounded row of buttons.
+        assert.equal(replies.length, 20, "100 quick replies: the first 20 shown");
+        assert.ok(replies.includes(`<img src=x onerror="${PWN}">`), "a hostile quick reply is shown as text");
+      }
+
+      // A 1 MB message (Push splits it into many parts; the list then shows only the newest).
+      const big = "x".repeat(1024 * 1024 - 12) + " big-end";
+      await control(backend, "/agent/say", { text: big });
+      await page.locator("chat-widget-root .cw-msg-agent", { hasText: "big-end" }).waitFor({ timeout: 60000 });
+
+      // Still responsive: a message typed after all that is sent, and typing is not sluggish.
+      const input = page.locator("chat-widget-root .cw-input");
+      const t0 = Date.now();
+      await input.fill("still here");
+      const fillMs = Date.now() - t0;
+      await page.keyboard.press("Enter");
+      await page.locator("chat-widget-root .cw-msg-visitor:is([data-status='sent'], [data-status='delivered'], [data-status='read'])",
+        { hasText: "still here" }).waitFor({ timeout: 20000 });
+      console.log(`# ${backend}: ${payloads.length + 1} hostile messages, tags ${seen.tags.length}, links ${seen.links.length}, images ${seen.images.length}, typing after them ${fillMs} ms`);
+      assert.ok(fillMs < 2000, `typing stays responsive (${fillMs} ms)`);
+      assert.equal((await audit(page)).pwned, 0);
+      assert.deepEqual(errors, [], "no page errors or dialogs");
+    } finally {
+      await context.close();
+    }
+  });
+}
