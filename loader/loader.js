@@ -6,7 +6,13 @@
    it is never lost; the bundle's own launcher then replaces this one in the same task. */
 (function () {
   var script = document.currentScript;
-  var api = (window.ChatWidget = window.ChatWidget || { q: [] });
+  var api = window.ChatWidget;
+  // A site may use the name for something of its own: the widget needs it, so it says so and
+  // takes it over instead of failing without a word.
+  if (!api || typeof api !== "object" || (api.q !== undefined && !Array.isArray(api.q) && !api.version)) {
+    if (api) console.warn("chat widget: window.ChatWidget held something else; the widget replaces it", api);
+    api = window.ChatWidget = { q: [] };
+  }
   if (api.version || api.loading) return; // already loaded, or this tag is included twice
   api.q = api.q || [];
   var base = "";
