@@ -123,16 +123,7 @@ fn ping_is_answered_with_bare_pong_and_silence_reconnects_at_once() {
     assert!(p.closes.is_empty());
     p.advance(1);
     assert_eq!(p.closes, [4000], "client ping timeout closes with 4000");
-    let Some(ConnectionState::Reconnecting {
-        next_attempt_at, ..
-    }) = p.last_connection()
-    else {
-        panic!("reconnecting");
-    };
-    assert!(
-        next_attempt_at - p.now <= 500,
-        "at once, with a little jitter"
-    );
+    assert!(p.reconnect_delay() <= 500, "at once, with a little jitter");
     p.advance(500);
     assert_eq!(p.opens.len(), 2);
 }
@@ -157,13 +148,7 @@ fn batched_frames_are_processed_in_order() {
 fn messages_sent_while_down_wait_in_the_outbox_and_go_once_after_reconnect() {
     let mut p = ready();
     p.close(1006);
-    let Some(ConnectionState::Reconnecting {
-        next_attempt_at, ..
-    }) = p.last_connection()
-    else {
-        panic!("reconnecting")
-    };
-    let delay = next_attempt_at - p.now;
+    let delay = p.reconnect_delay();
     assert!(
         (100..=500).contains(&delay),
         "reconnects at once with jitter, got {delay}"
@@ -533,13 +518,7 @@ fn a_connection_dropped_again_and_again_comes_back_at_once_each_time() {
     let reconnect = |p: &mut Peer<PushBackend>, lived: u64| {
         p.advance(lived);
         p.close(1006);
-        let Some(ConnectionState::Reconnecting {
-            next_attempt_at, ..
-        }) = p.last_connection()
-        else {
-            panic!("reconnecting")
-        };
-        let delay = next_attempt_at - p.now;
+        let delay = p.reconnect_delay();
         p.advance(delay);
         p.open();
         p.recv(r##"{"rid":1,"data":{"id":"y","pingTimeout":20000,"isAuthenticated":false}}"##);

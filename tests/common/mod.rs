@@ -119,6 +119,16 @@ impl<B: ChatBackend> Peer<B> {
             _ => None,
         })
     }
+
+    /// How long until the next reconnect attempt; panics unless the backend is reconnecting.
+    pub fn reconnect_delay(&self) -> u64 {
+        match self.last_connection() {
+            Some(ConnectionState::Reconnecting {
+                next_attempt_at, ..
+            }) => next_attempt_at - self.now,
+            other => panic!("expected reconnecting, got {other:?}"),
+        }
+    }
 }
 
 /// Parses a frame for comparisons that ignore key order.
