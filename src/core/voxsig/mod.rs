@@ -586,13 +586,9 @@ impl VoxsigBackend {
             // Best effort: a lost typing flag fixes itself with the next one.
             Call::Typing | Call::UpdateContact | Call::Resolve => {
                 if result != Outcome::Ok {
-                    let what = match call {
-                        Call::Typing => "toggle_typing",
-                        Call::UpdateContact => "update contact",
-                        _ => "toggle_status",
-                    };
                     self.io.emit(ChatEvent::Error(ChatError::Server(format!(
-                        "{what} failed: HTTP {status}"
+                        "{} failed: HTTP {status}",
+                        call.name()
                     ))));
                 }
             }

@@ -35,6 +35,24 @@ pub enum Call {
     },
 }
 
+impl Call {
+    /// The call as named in error texts (the API's own endpoint names).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Call::CreateContact => "create contact",
+            Call::CheckContact => "check contact",
+            Call::CreateConversation => "create conversation",
+            Call::SendMessage(_) => "send message",
+            Call::Page => "messages page",
+            Call::Typing => "toggle_typing",
+            Call::LastSeen => "update_last_seen",
+            Call::UpdateContact => "update contact",
+            Call::Resolve => "toggle_status",
+            Call::Answer { .. } => "answer",
+        }
+    }
+}
+
 /// How an HTTP answer is to be taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
