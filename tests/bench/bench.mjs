@@ -10,8 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
-import { serveDist, launchChromium, widgetLoaded, LAUNCHER } from "../visual/serve.mjs";
-import { ports, control, until } from "../backends/lib/helpers.mjs";
+import { serveDist, launchChromium, widgetLoaded, LAUNCHER, BACKENDS, widgetTag } from "../visual/serve.mjs";
+import { control, until } from "../backends/lib/helpers.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const RUNS = Number(process.env.BENCH_RUNS || 20);
@@ -37,12 +37,6 @@ function report(key, what, value, unit, target, met) {
   rows.push([what, value === null ? "n/a" : `${value} ${unit}`, target ?? "", met === null || met === undefined ? "" : met ? "yes" : "NO"]);
 }
 
-const attributes = {
-  voxsig: `data-voxsig-url="http://127.0.0.1:${ports.voxsig}" data-voxsig-inbox="demo-inbox"`,
-  gms: `data-gms-url="http://127.0.0.1:${ports.gms}/genesys/cometd" data-gms-service="customer-support"`,
-  push: `data-push-host="http://127.0.0.1:${ports.push}" data-push-channel-uuid="cf3d62bc" data-push-host-api="https://new.push.al"`,
-};
-
 // Both pages carry the same timing probe, so it costs both the same. It records the load event
 // and when the loader's placeholder and the bundle's own launcher are added.
 const probe = `<script>
@@ -62,7 +56,7 @@ const hostPage = (widget) => `<!doctype html>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}</style></head>
 <body><h1>A host page</h1>${article}
 ${widget ? `<script>window.ChatWidget = window.ChatWidget || { q: [] };</script>
-<script async src="chat-widget.js" data-backend="${widget}" ${attributes[widget] || ""} data-locale="en"></script>` : ""}
+${widgetTag(widget)}` : ""}
 </body></html>`;
 
 // In the widget pages of the long-conversation, idle and reconnect runs: frame arrival times,
@@ -387,7 +381,7 @@ const sh = (c) => { try { return execSync(c, { cwd: root, encoding: "utf8" }).tr
 // when the run ends.
 const commit = sh("git rev-parse --short HEAD") + (sh("git status --porcelain") ? "-dirty" : "");
 const pages = { "/plain.html": hostPage(null), "/widget.html": hostPage("voxsig") };
-for (const b of Object.keys(attributes)) pages[`/${b}.html`] = hostPage(b);
+for (const b of BACKENDS) pages[`/${b}.html`] = hostPage(b);
 const { server, base } = await serveDist(pages);
 const browser = await launchChromium(chromium);
 try {

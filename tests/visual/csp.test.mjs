@@ -9,43 +9,30 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
-import { ports, control } from "../backends/lib/helpers.mjs";
-import { serveDist, launchChromium, widgetLoaded, LAUNCHER } from "./serve.mjs";
-
-const origin = (b) => `http://127.0.0.1:${ports[b]}`;
-const attributes = {
-  voxsig: `data-voxsig-url="${origin("voxsig")}" data-voxsig-inbox="demo-inbox"`,
-  gms: `data-gms-url="${origin("gms")}/genesys/cometd" data-gms-service="customer-support"`,
-  push: `data-push-host="${origin("push")}" data-push-channel-uuid="cf3d62bc" data-push-host-api="https://new.push.al"`,
-};
-const agentSpeaks = { voxsig: true, gms: true, push: true };
+import { control } from "../backends/lib/helpers.mjs";
+import { serveDist, launchChromium, widgetLoaded, LAUNCHER, BACKENDS, backendOrigin, hostPage } from "./serve.mjs";
 
 /** Exactly the directives README's "Content-Security-Policy" section tells a site to add. */
 const policy = (backend) => [
   "default-src 'self'",
   "script-src 'self' 'wasm-unsafe-eval'",
   "style-src 'self'",
-  `connect-src 'self' ${origin(backend)} ${origin(backend).replace("http", "ws")}`,
+  `connect-src 'self' ${backendOrigin(backend)} ${backendOrigin(backend).replace("http", "ws")}`,
   "img-src 'self' https: data:",
 ].join("; ");
 
-// No inline script: the loader defines window.ChatWidget itself.
-const hostPage = (backend) => `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Strict shop (${backend})</title><link rel="icon" href="data:,"></head>
-<body><p>A site with a strict Content-Security-Policy.</p>
-<script async src="chat-widget.js" data-backend="${backend}" ${attributes[backend]} data-locale="en"></script>
-</body></html>`;
-
 const pages = {};
-for (const b of Object.keys(attributes)) {
-  pages[`/${b}.html`] = { html: hostPage(b), headers: { "content-security-policy": policy(b) } };
+for (const b of BACKENDS) {
+  // No inline script: the loader defines window.ChatWidget itself.
+  const html = hostPage(b, { title: `Strict shop (${b})`, text: "A site with a strict Content-Security-Policy.", snippet: false });
+  pages[`/${b}.html`] = { html, headers: { "content-security-policy": policy(b) } };
 }
 const { server, base } = await serveDist(pages);
 const browser = await launchChromium(chromium);
 after(async () => { await browser.close(); server.close(); });
 
 {
-  for (const backend of Object.keys(attributes)) {
+  for (const backend of BACKENDS) {
     test(`${backend}: strict CSP: converses with no violation and is styled`, async () => {
       const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
       try {
@@ -84,11 +71,9 @@ after(async () => { await browser.close(); server.close(); });
         await page.keyboard.press("Enter");
         await page.locator("chat-widget-root .cw-msg-visitor:is([data-status='sent'], [data-status='delivered'], [data-status='read'])",
           { hasText: text }).waitFor({ timeout: 20000 });
-        if (agentSpeaks[backend]) {
-          const reply = `agent answers ${text}`;
-          await control(backend, "/agent/say", { text: reply });
-          await page.locator("chat-widget-root .cw-msg-agent", { hasText: reply }).waitFor({ timeout: 20000 });
-        }
+        const reply = `agent answers ${text}`;
+        await control(backend, "/agent/say", { text: reply });
+        await page.locator("chat-widget-root .cw-msg-agent", { hasText: reply }).waitFor({ timeout: 20000 });
         const dialog = await page.locator("chat-widget-root .cw-window").evaluate((el) => getComputedStyle(el).position);
         assert.equal(dialog, "fixed", "the open window is styled");
 

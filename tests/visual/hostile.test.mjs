@@ -8,20 +8,9 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
-import { ports, control } from "../backends/lib/helpers.mjs";
-import { serveDist, launchChromium, widgetLoaded, LAUNCHER } from "./serve.mjs";
+import { control } from "../backends/lib/helpers.mjs";
+import { serveDist, launchChromium, widgetLoaded, LAUNCHER, BACKENDS, hostPage } from "./serve.mjs";
 
-const attributes = {
-  voxsig: `data-voxsig-url="http://127.0.0.1:${ports.voxsig}" data-voxsig-inbox="demo-inbox"`,
-  gms: `data-gms-url="http://127.0.0.1:${ports.gms}/genesys/cometd" data-gms-service="customer-support"`,
-  push: `data-push-host="http://127.0.0.1:${ports.push}" data-push-channel-uuid="cf3d62bc" data-push-host-api="https://new.push.al"`,
-};
-const hostPage = (backend) => `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Shop (${backend})</title><link rel="icon" href="data:,"></head>
-<body><p>A page of a site with the chat widget.</p>
-<script>window.ChatWidget = window.ChatWidget || { q: [] };</script>
-<script async src="chat-widget.js" data-backend="${backend}" ${attributes[backend]} data-locale="en"></script>
-</body></html>`;
 
 const PWN = "window.__pwned=(window.__pwned||0)+1";
 const payloads = [
@@ -42,7 +31,7 @@ const payloads = [
 const ALLOWED = new Set(["div", "span", "button", "a", "img", "textarea", "form", "input", "label", "p", "ul", "li",
   "svg", "path", "circle", "time", "i", "header", "footer", "section", "h2", "strong", "br", "fieldset", "legend", "select", "option"]);
 
-const pages = Object.fromEntries(Object.keys(attributes).map((b) => [`/${b}.html`, hostPage(b)]));
+const pages = Object.fromEntries(BACKENDS.map((b) => [`/${b}.html`, hostPage(b)]));
 const { server, base } = await serveDist(pages);
 const browser = await launchChromium(chromium);
 after(async () => { await browser.close(); server.close(); });
@@ -61,7 +50,7 @@ const audit = (page) => page.evaluate(() => {
   };
 });
 
-for (const backend of Object.keys(attributes)) {
+for (const backend of BACKENDS) {
   test(`${backend}: hostile agent content is shown as text and executes nothing`, async () => {
     const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
     try {

@@ -4,10 +4,10 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
-import { ports, control, until } from "../backends/lib/helpers.mjs";
-import { serveDist, launchChromium, widgetLoaded, LAUNCHER } from "./serve.mjs";
+import { control, until } from "../backends/lib/helpers.mjs";
+import { serveDist, launchChromium, widgetLoaded, LAUNCHER, widgetTag } from "./serve.mjs";
 
-const tag = `<script async src="chat-widget.js" data-backend="voxsig" data-voxsig-url="http://127.0.0.1:${ports.voxsig}" data-voxsig-inbox="demo-inbox" data-locale="en"></script>`;
+const tag = widgetTag("voxsig");
 const page = (title, body) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title><link rel="icon" href="data:,"></head>
 <body><p>${title}</p>${body}</body></html>`;

@@ -4,6 +4,7 @@ import http from "node:http";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { ports } from "../backends/lib/helpers.mjs";
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist");
 const types = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
@@ -50,4 +51,34 @@ export const LAUNCHER = "chat-widget-root:not([data-chat-widget-loader]) .cw-lau
 export async function widgetLoaded(page, timeout = 30000) {
   await page.waitForFunction(() => window.ChatWidget && window.ChatWidget.version, null, { timeout });
   await page.locator(LAUNCHER).waitFor({ timeout });
+}
+
+/** The loopback origin of a reference backend. */
+export const backendOrigin = (backend) => `http://127.0.0.1:${ports[backend]}`;
+
+/** The snippet's data attributes that point the widget at a backend at `origin`. */
+export function backendAttributes(backend, origin = backendOrigin(backend)) {
+  return {
+    voxsig: `data-voxsig-url="${origin}" data-voxsig-inbox="demo-inbox"`,
+    gms: `data-gms-url="${origin}/genesys/cometd" data-gms-service="customer-support"`,
+    push: `data-push-host="${origin}" data-push-channel-uuid="cf3d62bc" data-push-host-api="https://new.push.al"`,
+  }[backend];
+}
+
+/** The three backends, in the order every browser test runs them. */
+export const BACKENDS = ["voxsig", "gms", "push"];
+
+/** The widget's script tag, as the README tells a site to add it. */
+export const widgetTag = (backend, origin = backendOrigin(backend)) =>
+  `<script async src="chat-widget.js" data-backend="${backend}" ${backendAttributes(backend, origin)} data-locale="en"></script>`;
+
+/** A host page of a site that embeds the widget. `snippet: false` leaves out the inline
+ * `window.ChatWidget` queue stub (for pages whose CSP forbids inline scripts). */
+export function hostPage(backend, { title = `Shop (${backend})`, text = "A page of a site with the chat widget.",
+  snippet = true, origin = backendOrigin(backend) } = {}) {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title}</title><link rel="icon" href="data:,"></head>
+<body><p>${text}</p>
+${snippet ? "<script>window.ChatWidget = window.ChatWidget || { q: [] };</script>\n" : ""}${widgetTag(backend, origin)}
+</body></html>`;
 }
