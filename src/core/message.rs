@@ -281,7 +281,7 @@ pub struct ArticleLink {
     pub title: String,
     /// Short description.
     pub description: String,
-    /// http(s) URL.
+    /// http(s) URL, or empty when the server's was not one (the article is shown unlinked).
     pub url: String,
 }
 

@@ -215,13 +215,18 @@ fn decode_rich(v: &Value) -> Option<RichContent> {
         }
         "article" => {
             let articles: Vec<ArticleLink> = items(v)
-                .filter_map(|a| {
-                    Some(ArticleLink {
-                        title: text_of(a, "title"),
-                        description: text_of(a, "description"),
-                        url: a.get("link").and_then(Value::as_str).and_then(safe_url)?,
-                    })
+                // An unsafe link loses the link, not the article: its title still says what the
+                // bot meant, as text.
+                .map(|a| ArticleLink {
+                    title: text_of(a, "title"),
+                    description: text_of(a, "description"),
+                    url: a
+                        .get("link")
+                        .and_then(Value::as_str)
+                        .and_then(safe_url)
+                        .unwrap_or_default(),
                 })
+                .filter(|a| !a.title.is_empty() || !a.url.is_empty())
                 .collect();
             (!articles.is_empty()).then_some(RichContent::Articles { articles })
         }
@@ -344,6 +349,24 @@ mod tests {
         };
         assert_eq!(cards[0].media_url, None, "only http(s) images");
         assert_eq!(cards[0].actions.len(), 2, "only http(s) links");
+
+        let articles = json!({"id": 8, "message_type": 1, "content_type": "article", "content_attributes": {"items": [
+            {"title": "Reset", "description": "How", "link": "https://help.test/reset"},
+            {"title": "Tricked", "link": "javascript:alert(1)"},
+            {"title": "", "link": "vbscript:x"}]}});
+        let Some(RichContent::Articles { articles }) = decode_message(&articles).unwrap().rich
+        else {
+            panic!("articles")
+        };
+        let shown: Vec<_> = articles
+            .iter()
+            .map(|a| (a.title.as_str(), a.url.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [("Reset", "https://help.test/reset"), ("Tricked", "")],
+            "an unsafe link is dropped, its title kept"
+        );
 
         let csat = json!({"id": 7, "message_type": 3, "content_type": "input_csat",
             "content_attributes": {"display_type": "star", "submitted_values": {"csat_survey_response": {"rating": 4, "feedback_message": "ok"}}}});
