@@ -28,6 +28,31 @@ const payloads = [
   `Agent\u202Egnp.exe\u200B\u200D\uFEFF name`,
   `<math><mi xlink:href="javascript:${PWN}">x</mi></math>`,
 ];
+const HOSTILE = `<img src=x onerror="${PWN}">`;
+/** Voxsig: every other field an agent or a bot fills (POST /_control/agent/raw), each with markup
+ * that must show as text and URLs that must not become links or images. `shows` is text the
+ * widget must show as typed. */
+const voxsigFields = [
+  { body: { content: "hostile sender", sender: { name: `${HOSTILE}\u202Eevil\u200B`, available_name: `${HOSTILE}agent`, avatar_url: `javascript:${PWN}`, thumbnail: `javascript:${PWN}` } } },
+  { body: { bot: true, sender: { name: `<svg onload="${PWN}">bot`, avatar_url: `data:image/svg+xml,<svg onload="${PWN}"/>` }, content_type: "cards", content: "hostile cards",
+    content_attributes: { items: [{ media_url: `javascript:${PWN}`, title: `<script>${PWN}</script>card`, description: `${HOSTILE}description`,
+      actions: [{ type: "link", text: `${HOSTILE}link`, uri: `javascript:${PWN}` }, { type: "link", text: "vb", uri: "vbscript:msgbox(1)" },
+        { type: "postback", text: `<b onmouseover="${PWN}">choose</b>`, payload: HOSTILE }] }] } },
+    shows: [`<script>${PWN}</script>card`, `${HOSTILE}description`] },
+  { body: { bot: true, content_type: "form", content: "hostile form",
+    content_attributes: { items: [{ name: `"><img src=x onerror="${PWN}">`, label: `<script>${PWN}</script>label`, type: "text", placeholder: HOSTILE, required: true },
+      { name: "e", label: `${HOSTILE}email`, type: "email", placeholder: "x", required: false }] } },
+    shows: [`<script>${PWN}</script>label`] },
+  { body: { bot: true, content_type: "input_select", content: "hostile select", content_attributes: { items: [{ title: `<script>${PWN}</script>option`, value: HOSTILE }] } },
+    shows: [`<script>${PWN}</script>option`] },
+  { body: { bot: true, content_type: "article", content: "hostile articles", content_attributes: { items: [{ title: `${HOSTILE}article`, description: HOSTILE, link: `javascript:${PWN}` }] } },
+    shows: [`${HOSTILE}article`] },
+  { body: { content: "hostile attachments", attachments: [
+    { file_type: "image", data_url: `javascript:${PWN}`, thumb_url: `javascript:${PWN}` },
+    { file_type: "file", data_url: `https://example.com/"><img src=x onerror="${PWN}">.pdf` },
+    { file_type: "file", data_url: `data:text/html,<script>${PWN}</script>` },
+    { file_type: "video", data_url: "vbscript:msgbox(1)" }] } },
+];
 const ALLOWED = new Set(["div", "span", "button", "a", "img", "textarea", "form", "input", "label", "p", "ul", "li",
   "svg", "path", "circle", "time", "i", "header", "footer", "section", "h2", "strong", "br", "fieldset", "legend", "select", "option"]);
 
@@ -66,6 +91,9 @@ for (const backend of BACKENDS) {
       await page.locator("chat-widget-root .cw-msg-visitor:is([data-status='sent'], [data-status='delivered'], [data-status='read'])").waitFor({ timeout: 20000 });
 
       for (const text of payloads) await control(backend, "/agent/say", { text });
+      if (backend === "voxsig") for (const f of voxsigFields) await control("voxsig", "/agent/raw", f.body);
+      // GMS: the agent's nickname is whatever the agent desktop sends.
+      if (backend === "gms") await control("gms", "/agent/say", { text: "from a hostile name", nickname: `${HOSTILE}\u202Eevil\u200B` });
       // The last one carries Push's quick replies (shown on the newest message only).
       if (backend === "push") {
         await control(backend, "/agent/say", {
@@ -81,6 +109,9 @@ for (const backend of BACKENDS) {
       for (const p of payloads) {
         // Shown as typed (links are split into <a> and text, so compare the text content).
         assert.ok(seen.text.includes(p.replace(/\s+/g, " ").trim().slice(0, 12)), `payload shown as text: ${p}`);
+      }
+      if (backend === "voxsig") {
+        for (const t of voxsigFields.flatMap((f) => f.shows || [])) assert.ok(seen.text.includes(t), `field shown as text: ${t}`);
       }
       assert.equal(seen.pwned, 0, "nothing executed");
       assert.deepEqual(seen.tags.filter((t) => !ALLOWED.has(t)), [], `only allow-listed elements: ${seen.tags}`);

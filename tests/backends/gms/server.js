@@ -674,7 +674,13 @@ const controls = {
     activeChats(b).forEach((c) => append(c, [make()]));
     return { ok: true };
   },
-  "POST /agent/say": (b) => { activeChats(b).forEach((c) => append(c, [{ from: agent, type: "Message", text: String(b.text ?? "") }])); return { ok: true, chats: activeChats(b).length }; },
+  // `nickname`: the agent's display name as the agent desktop sets it (any text), for the
+  // hostile-content test.
+  "POST /agent/say": (b) => {
+    const from = b.nickname === undefined ? agent : { ...agent, nickname: String(b.nickname) };
+    activeChats(b).forEach((c) => append(c, [{ from, type: "Message", text: String(b.text ?? "") }]));
+    return { ok: true, chats: activeChats(b).length };
+  },
   "POST /agent/typing": (b) => { activeChats(b).forEach((c) => append(c, [{ from: agent, type: b.on === false ? "TypingStopped" : "TypingStarted" }])); return { ok: true }; },
   "POST /agent/presence": (b) => {
     const status = String(b.status || "online");

@@ -174,8 +174,8 @@ module Payloads
   def sender(m)
     case m[:sender]
     when :contact then contact(Store.contacts[m[:contact_id]] || { id: m[:contact_id] })
-    when :user then Presence.user_payload(m[:user_id])
-    when :bot then BOT
+    when :user then Presence.user_payload(m[:user_id]).merge(m[:sender_override] || {})
+    when :bot then BOT.merge(m[:sender_override] || {})
     end
   end
 

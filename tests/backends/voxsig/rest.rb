@@ -376,6 +376,25 @@ class VoxsigApi
       return json(501, { error: "unknown kind #{b['kind'].inspect}", kinds: kinds }) unless kinds.include?(b["kind"])
       ids = targets(b).flat_map { |c| Agent.rich(c, b["kind"]).map { |m| m[:id] } }
       json(200, { ok: true, message_ids: ids })
+    in ["POST", "/agent/raw"]
+      # A message with whatever an agent or a bot can put in each field, for the hostile-content
+      # test: a user's name and avatar are theirs to set (CW app/models/user.rb), an AgentBot's
+      # name and avatar too (CW app/models/agent_bot.rb), and ContentAttributeValidator checks
+      # the shape of cards, forms and selects, never the text or URLs in them
+      # (CW app/models/concerns/content_attribute_validator.rb). Attachments are given as
+      # Attachment#push_event_data (CW app/models/attachment.rb), URLs as given.
+      atts = Array(b["attachments"]).select { |a| a.is_a?(Hash) }.map do |a|
+        { id: Store.next_id(:attachment), file_type: a["file_type"].to_s.empty? ? "file" : a["file_type"].to_s,
+          extension: a["extension"].to_s, data_url: a["data_url"].to_s, thumb_url: a["thumb_url"].to_s,
+          file_size: a["file_size"].to_i, width: nil, height: nil }
+      end
+      override = b["sender"].is_a?(Hash) ? b["sender"].slice("name", "available_name", "avatar_url", "thumbnail").transform_keys(&:to_sym) : nil
+      attrs = { message_type: 1, sender: b["bot"] ? :bot : :user, user_id: b["bot"] ? nil : 1,
+                content: b["content"]&.to_s, content_type: (b["content_type"] || "text").to_s,
+                content_attributes: b["content_attributes"].is_a?(Hash) ? b["content_attributes"] : {},
+                attachments: atts, sender_override: override }
+      ids = targets(b).map { |c| Agent.message_with(c, attrs)&.dig(:id) }
+      json(200, { ok: true, message_ids: ids.compact })
     in ["POST", "/agent/typing"]
       targets(b).each { |c| Agent.typing(c, b["on"] != false) }
       json(200, { ok: true })
