@@ -149,8 +149,16 @@ fn run(mut b: impl ChatBackend, inputs: Vec<Input>) {
     }
 }
 
+/// 300 cases per backend in `scripts/test`; `PROPTEST_CASES=100000` for a long run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn push_never_panics(inputs in prop::collection::vec(input(), 0..40)) {
