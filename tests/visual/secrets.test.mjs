@@ -9,7 +9,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
-import { control, until } from "../backends/lib/helpers.mjs";
+import { control, until, conversationWith } from "../backends/lib/helpers.mjs";
 import { serveDist, launchChromium, widgetLoaded, LAUNCHER, BACKENDS, hostPage, backendOrigin } from "./serve.mjs";
 
 /** The fields whose values are a session's credentials, per backend. */
@@ -95,10 +95,7 @@ for (const backend of BACKENDS) {
     await widgetLoaded(page);
     await page.locator(LAUNCHER).click();
     await write(first);
-    const conversation = await until(async () => {
-      const { conversations } = await control(backend, "/conversations");
-      return conversations.find((c) => c.messages.some((m) => m.text === first));
-    }, 20000, "the conversation on the server");
+    const conversation = await until(() => conversationWith(backend, first), 20000, "the conversation on the server");
     const reply = `${backend} secrets ${nonce} agent`;
     await control(backend, "/agent/say", { text: reply, conversation_id: conversation.id });
     await page.locator("chat-widget-root .cw-msg-agent", { hasText: reply }).waitFor({ timeout: 20000 });
@@ -107,13 +104,11 @@ for (const backend of BACKENDS) {
     await widgetLoaded(page);
     if (!(await page.evaluate(() => window.ChatWidget.isOpen()))) await page.locator(LAUNCHER).click();
     await page.locator("chat-widget-root .cw-msg-agent", { hasText: reply }).waitFor({ timeout: 20000 });
-    await write(`${backend} secrets ${nonce} two`);
+    const second = `${backend} secrets ${nonce} two`;
+    await write(second);
     // The reload must have resumed the same session: the second message is in the same conversation.
-    await until(async () => {
-      const { conversations } = await control(backend, "/conversations");
-      const c = conversations.find((x) => x.id === conversation.id);
-      return c && c.messages.some((m) => m.text.endsWith(`${nonce} two`));
-    }, 20000, "the second message in the same conversation");
+    await until(async () => (await conversationWith(backend, second))?.id === conversation.id, 20000,
+      "the second message in the same conversation");
 
     const secrets = [...found];
     assert.ok(secrets.length >= 1, `the backend handed out ${fields.join(", ")} (found ${secrets.length})`);
@@ -128,6 +123,7 @@ for (const backend of BACKENDS) {
     assert.ok(sockets.length >= 1 || backend === "gms", "the widget opened a socket");
 
     const storage = await page.evaluate(() => Object.fromEntries(Object.entries(localStorage)));
+    const key = Object.keys(storage).find((k) => k.startsWith(`chat-widget:${backend}:`));
     const dom = await page.evaluate(() => {
       const root = document.querySelector("chat-widget-root:not([data-chat-widget-loader])");
       return document.documentElement.outerHTML + (root && root.shadowRoot ? root.shadowRoot.innerHTML : "");
@@ -149,11 +145,9 @@ for (const backend of BACKENDS) {
       if (other === backend) continue;
       for (const secret of theirs) {
         assert.ok(!requests.some((r) => (r.url + r.body).includes(secret)), `${other}'s token is never sent to ${backend}`);
-        const key = Object.keys(storage).find((k) => k.startsWith(`chat-widget:${backend}:`));
         assert.ok(!key || !storage[key].includes(secret), `${other}'s token is not in ${backend}'s stored session`);
       }
     }
-    const key = Object.keys(storage).find((k) => k.startsWith(`chat-widget:${backend}:`));
     assert.ok(key && key.includes(backendHost), `the stored session's key names the backend's address: ${key}`);
     await page.close();
   });

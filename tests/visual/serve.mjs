@@ -53,6 +53,16 @@ export async function widgetLoaded(page, timeout = 30000) {
   await page.locator(LAUNCHER).waitFor({ timeout });
 }
 
+/** The messages the widget draws now, oldest first: who wrote each, its text and its status. */
+export const shownMessages = (page) => page.evaluate(() => {
+  const root = document.querySelector("chat-widget-root:not([data-chat-widget-loader])").shadowRoot;
+  return [...root.querySelectorAll(".cw-msg")].map((m) => ({
+    from: m.classList.contains("cw-msg-visitor") ? "visitor" : m.classList.contains("cw-msg-agent") ? "agent" : "system",
+    text: (m.querySelector(".cw-bubble") || m).textContent.trim(),
+    status: m.getAttribute("data-status"),
+  }));
+});
+
 /** The loopback origin of a reference backend. */
 export const backendOrigin = (backend) => `http://127.0.0.1:${ports[backend]}`;
 

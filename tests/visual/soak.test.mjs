@@ -12,8 +12,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
-import { ports, control, until } from "../backends/lib/helpers.mjs";
-import { serveDist, launchChromium, widgetLoaded, LAUNCHER, BACKENDS, hostPage } from "./serve.mjs";
+import { ports, control, until, conversationWith } from "../backends/lib/helpers.mjs";
+import { serveDist, launchChromium, widgetLoaded, LAUNCHER, BACKENDS, hostPage, shownMessages } from "./serve.mjs";
 import { faultProxy } from "./fault_proxy.mjs";
 
 const SECONDS = Number(process.env.SOAK_SECONDS || 120);
@@ -51,23 +51,12 @@ async function shown(page) {
     if (!(await more.count())) break;
     await more.click();
   }
-  return page.evaluate(() => {
-    const root = document.querySelector("chat-widget-root:not([data-chat-widget-loader])").shadowRoot;
-    return [...root.querySelectorAll(".cw-msg")].map((m) => ({
-      from: m.classList.contains("cw-msg-visitor") ? "visitor" : m.classList.contains("cw-msg-agent") ? "agent" : "system",
-      text: (m.querySelector(".cw-bubble") || m).textContent.trim(),
-      status: m.getAttribute("data-status"),
-    }));
-  });
-}
-
-/** The server's copy of the conversation whose first visitor message is `first`. */
-async function serverConversation(backend, first) {
-  const { conversations } = await control(backend, "/conversations");
-  return conversations.find((c) => c.messages.some((m) => m.from === "visitor" && m.text === first));
+  return shownMessages(page);
 }
 
 const FAULTS = ["drop", "delay", "throttle", "stall", "cut", "refuse"];
+/** What ends the page's connections (a reload too), as opposed to slowing or stalling them. */
+const ENDS_CONNECTIONS = ["drop", "cut", "refuse", "reload"];
 // How soon each core must give up on a half-open connection, with slack for the reconnect delay
 // and a throttled link: Voxsig's 6 s stale threshold over ActionCable pings (src/core/voxsig),
 // GMS's 30 s /meta/connect timeout plus 10 s maxNetworkDelay (src/core/gms/bayeux.rs), Push's
@@ -86,7 +75,7 @@ function lossCause(p, faults, connectedAt) {
     return next === undefined || next > p.at;
   });
   if (intoStall) return "intoStall";
-  const ended = faults.some((f) => ["drop", "cut", "refuse", "reload"].includes(f.kind) && f.at >= p.at - 200 && f.at <= p.at + 10000);
+  const ended = faults.some((f) => ENDS_CONNECTIONS.includes(f.kind) && f.at >= p.at - 200 && f.at <= p.at + 10000);
   return ended ? "inFlight" : null;
 }
 
@@ -120,7 +109,7 @@ for (const [index, backend] of ONLY.entries()) {
       };
       await type();
       const first = typed[0];
-      const conversation = await until(() => serverConversation(backend, first), 20000, "the first message on the server");
+      const conversation = await until(() => conversationWith(backend, first), 20000, "the first message on the server");
       log(`${backend}: seed ${seed}, conversation ${conversation.id}, ${SECONDS} s`);
 
       const end = Date.now() + SECONDS * 1000;
@@ -177,13 +166,13 @@ for (const [index, backend] of ONLY.entries()) {
       let theirs = [];
       const settled = async () => {
         for (const f of await failed()) {
-          const c = await serverConversation(backend, first);
+          const c = await conversationWith(backend, first);
           assert.ok(!c.messages.some((m) => m.from === "visitor" && m.text === f.text), `"${f.text}" is shown Not sent but is on the server`);
           retried.push(f.text);
           await page.locator("chat-widget-root .cw-msg-visitor", { hasText: f.text }).locator(".cw-retry").click();
         }
         mine = (await shown(page)).filter(wanted);
-        theirs = (await serverConversation(backend, first)).messages.filter(wanted);
+        theirs = (await conversationWith(backend, first)).messages.filter(wanted);
         if (mine.some((m) => m.from === "visitor" && !["sent", "delivered", "read"].includes(m.status))) return false;
         if (backend === "push") {
           // Whatever the server holds of the visitor's is shown; of the agent's, a subsequence.
@@ -215,7 +204,7 @@ for (const [index, backend] of ONLY.entries()) {
       const stallDetection = faults.filter((f) => f.kind === "stall").flatMap((f) => {
         const next = proxy.connectedAt.find((t) => t > f.at);
         if (next === undefined) return [];
-        const forced = faults.some((g) => g.at > f.at && g.at < next && ["drop", "cut", "refuse", "reload"].includes(g.kind));
+        const forced = faults.some((g) => g.at > f.at && g.at < next && ENDS_CONNECTIONS.includes(g.kind));
         return forced ? [] : [next - f.at];
       });
       const summary = {

@@ -10,7 +10,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
 import { control, until as poll } from "../backends/lib/helpers.mjs";
-import { serveDist, launchChromium, widgetLoaded, BACKENDS, hostPage } from "./serve.mjs";
+import { serveDist, launchChromium, widgetLoaded, BACKENDS, hostPage, shownMessages } from "./serve.mjs";
 
 const typingEvents = { voxsig: true, gms: true, push: false }; // Push has no typing event.
 
@@ -36,17 +36,9 @@ async function openTab(context, backend, errors) {
   return page;
 }
 
-const shown = (page) => page.evaluate(() => {
-  const r = document.querySelector("chat-widget-root").shadowRoot;
-  return [...r.querySelectorAll(".cw-msg")].map((m) => ({
-    text: (m.querySelector(".cw-bubble") || m).textContent,
-    visitor: m.classList.contains("cw-msg-visitor"),
-    status: m.getAttribute("data-status"),
-  }));
-});
 /** Whether `text` shows once in the tab, and — for the visitor's — as accepted by the server. */
 const showsOnce = async (page, text, { sent = false } = {}) => {
-  const hits = (await shown(page)).filter((m) => m.text.trim() === text);
+  const hits = (await shownMessages(page)).filter((m) => m.text === text);
   return hits.length === 1 && (!sent || ["sent", "delivered", "read"].includes(hits[0].status));
 };
 async function everywhere(tabs, what, fn, ms) {
@@ -57,7 +49,7 @@ async function everywhere(tabs, what, fn, ms) {
     }, ms);
   } catch (e) {
     for (const [i, t] of tabs.entries()) {
-      if (!t.isClosed()) console.error(`tab ${i} shows:`, JSON.stringify((await shown(t)).slice(-6)));
+      if (!t.isClosed()) console.error(`tab ${i} shows:`, JSON.stringify((await shownMessages(t)).slice(-6)));
     }
     throw e;
   }

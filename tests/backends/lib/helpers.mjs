@@ -14,6 +14,12 @@ export async function control(backend, path, body) {
   return res.json();
 }
 
+/** The server's copy of the conversation holding a visitor message `text`, per its control API. */
+export async function conversationWith(backend, text) {
+  const { conversations } = await control(backend, "/conversations");
+  return conversations.find((c) => c.messages.some((m) => m.from === "visitor" && m.text === text));
+}
+
 /** Resolves when `predicate()` is truthy, polling; rejects after `ms`. */
 export async function until(predicate, ms = 5000, what = "condition") {
   const end = Date.now() + ms;
