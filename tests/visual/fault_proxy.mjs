@@ -9,6 +9,7 @@ import net from "node:net";
 /** Starts a proxy to 127.0.0.1:`targetPort`. Resolves to its controls; see each method. */
 export function faultProxy(targetPort) {
   const pairs = new Set();
+  const history = []; // every connection ever accepted, for arrivals()
   const stats = { connections: 0, refused: 0, dropped: 0, stalled: 0, cut: 0 };
   const connectedAt = []; // when each accepted connection came, for stall detection times
   let refuseUntil = 0;
@@ -31,7 +32,11 @@ export function faultProxy(targetPort) {
       let due = Math.max(now + delayMs, lastDue);
       if (bytesPerSecond > 0) due = Math.max(due, lastDue) + (chunk.length * 1000) / bytesPerSecond;
       lastDue = due;
-      const send = () => { if (!pair.stalled && !to.destroyed) to.write(chunk); };
+      const send = () => {
+        if (pair.stalled || to.destroyed) return;
+        if (!fromServer) pair.upstream.push({ at: Date.now(), chunk });
+        to.write(chunk);
+      };
       if (due <= now) send();
       else setTimeout(send, due - now);
     });
@@ -47,6 +52,8 @@ export function faultProxy(targetPort) {
     connectedAt.push(Date.now());
     const upstream = net.connect(targetPort, "127.0.0.1");
     const pair = {
+      id: stats.connections,
+      upstream: [], // {at, chunk}: what reached the server, when
       stalled: false,
       cutNext: false,
       closed: false,
@@ -60,6 +67,7 @@ export function faultProxy(targetPort) {
       },
     };
     pairs.add(pair);
+    history.push(pair);
     client.on("error", () => pair.close());
     client.on("close", () => pair.close());
     // A stalled connection hides the server's close from the client too: only the client's own
@@ -77,6 +85,9 @@ export function faultProxy(targetPort) {
       origin: `http://127.0.0.1:${port}`,
       stats,
       connectedAt,
+      /** When `text` reached the server, on which connection: in an HTTP request as sent, or in
+       * a WebSocket frame from the client (unmasked; the reference servers do not compress). */
+      arrivals: (text) => history.flatMap((p) => messagesTo(p).filter((m) => m.text.includes(text)).map((m) => ({ conn: p.id, at: m.at }))),
       /** Connections open now (stalled ones included). */
       open: () => pairs.size,
       /** Resets every open connection now. */
@@ -96,4 +107,41 @@ export function faultProxy(targetPort) {
       close() { for (const p of [...pairs]) p.close(); return new Promise((r) => server.close(r)); },
     });
   }));
+}
+
+/** What a connection carried to the server, as {text, at}: one entry per WebSocket frame after an
+ * upgrade, else one per HTTP request (at: when its last byte reached the server). */
+function messagesTo(pair) {
+  const bytes = Buffer.concat(pair.upstream.map((c) => c.chunk));
+  const ends = []; // the offset where each chunk ends, with its time
+  let offset = 0;
+  for (const c of pair.upstream) { offset += c.chunk.length; ends.push({ offset, at: c.at }); }
+  const arrivedBy = (end) => ends.find((e) => e.offset >= end).at;
+  const head = bytes.indexOf("\r\n\r\n");
+  if (head < 0 || !/^GET [^\r]*\r\n(?:[^\r]*\r\n)*?upgrade: websocket/im.test(bytes.subarray(0, head).toString("latin1"))) {
+    // HTTP: one entry per request (a request line starts it), arrived when its last byte did.
+    const text = bytes.toString("latin1");
+    const starts = [...text.matchAll(/^(?:GET|POST|PUT|PATCH|DELETE|OPTIONS|HEAD) /gm)].map((m) => m.index);
+    return starts.map((start, k) => {
+      const end = k + 1 < starts.length ? starts[k + 1] : text.length;
+      return { text: text.slice(start, end), at: arrivedBy(end) };
+    });
+  }
+  const frames = [];
+  let i = head + 4;
+  while (i + 2 <= bytes.length) {
+    let len = bytes[i + 1] & 0x7f;
+    let at = i + 2;
+    if (len === 126) { if (at + 2 > bytes.length) break; len = bytes.readUInt16BE(at); at += 2; }
+    else if (len === 127) { if (at + 8 > bytes.length) break; len = Number(bytes.readBigUInt64BE(at)); at += 8; }
+    const masked = bytes[i + 1] & 0x80;
+    const key = masked ? bytes.subarray(at, at + 4) : null;
+    if (masked) at += 4;
+    if (at + len > bytes.length) break;
+    const payload = Buffer.from(bytes.subarray(at, at + len));
+    if (key) for (let j = 0; j < payload.length; j++) payload[j] ^= key[j & 3];
+    frames.push({ text: payload.toString("utf8"), at: arrivedBy(at + len) });
+    i = at + len;
+  }
+  return frames;
 }

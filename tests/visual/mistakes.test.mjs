@@ -1,11 +1,12 @@
 // Embedding mistakes real sites make: the snippet included twice, a page whose window.ChatWidget
-// is something else, and a visitor who leaves for another page and comes back with Back. Each must
+// is something else, a visitor who leaves for another page and comes back with Back, loaded anew
+// or shown from the back/forward cache (frozen while away: pagehide, then pageshow). Each must
 // end with one working widget and one connection to the backend.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
-import { control, until } from "../backends/lib/helpers.mjs";
-import { serveDist, launchChromium, widgetLoaded, LAUNCHER, widgetTag } from "./serve.mjs";
+import { control, until, conversationWith } from "../backends/lib/helpers.mjs";
+import { serveDist, launchChromium, widgetLoaded, LAUNCHER, widgetTag, BACKENDS, hostPage } from "./serve.mjs";
 
 const tag = widgetTag("voxsig");
 const page = (title, body) => `<!doctype html>
@@ -17,18 +18,20 @@ const pages = {
   "/taken.html": page("ChatWidget is taken", `<script>window.ChatWidget = "the site's own value";</script>${tag}`),
   "/plain.html": page("Plain", tag),
   "/other.html": page("Another page of the site", "<p>elsewhere</p>"),
+  ...Object.fromEntries(BACKENDS.map((b) => [`/${b}.html`, hostPage(b)])),
 };
 const { server, base } = await serveDist(pages);
 const browser = await launchChromium(chromium);
 after(async () => { await browser.close(); server.close(); });
 
-const openConnections = async () => (await control("voxsig", "/connections")).open;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const openConnections = async (backend = "voxsig") => (await control(backend, "/connections")).open;
 /** The count once the sockets of earlier tests have finished closing (two equal reads 0.5 s apart). */
-async function settledConnections() {
-  let last = await openConnections();
+async function settledConnections(backend = "voxsig") {
+  let last = await openConnections(backend);
   for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    const now = await openConnections();
+    await sleep(500);
+    const now = await openConnections(backend);
     if (now === last) return now;
     last = now;
   }
@@ -46,6 +49,8 @@ async function converse(p, text) {
 
 async function withPage(path, fn) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+  // Whether a page was shown from the back/forward cache (pageshow.persisted) or loaded anew.
+  await context.addInitScript(() => addEventListener("pageshow", (e) => { window.__fromBfcache = e.persisted; }));
   const errors = [];
   try {
     const p = await context.newPage();
@@ -85,6 +90,9 @@ test("leaving for another page and coming back with Back keeps one widget and on
     await p.goto(`${base}/other.html`);
     await p.goBack();
     await widgetLoaded(p);
+    // Chromium keeps a page with an open WebSocket out of the cache or closes the socket; either
+    // way the widget must be whole.
+    console.log(`# Back: ${(await p.evaluate(() => window.__fromBfcache)) ? "restored from the back/forward cache" : "loaded anew"}`);
     const text = `after coming back ${Date.now()}`;
     await converse(p, text);
     assert.equal(await p.locator("chat-widget-root").count(), 1, "one widget element");
@@ -94,3 +102,73 @@ test("leaving for another page and coming back with Back keeps one widget and on
     assert.equal(received.length, 1, "the message after coming back reached the server once");
   });
 });
+
+// The back/forward cache: the visitor leaves and comes back with Back, and Chromium shows the
+// page from the cache, frozen while away (no timers, no sockets: pagehide, then pageshow with
+// persisted). Away longer than every heartbeat and session timeout on the servers' side (Push's
+// 20 s pingTimeout, CometD's 10 s maxInterval, Voxsig's 6 s stale threshold), so whatever the page
+// had may be gone when it is shown again, and it must notice at once rather than wait for its own
+// timers. Not much longer: at 30 s or more Chromium evicted these pages ("JavaScriptExecution",
+// measured 2026-12-07), and the page then loads anew, which the test above covers.
+const AWAY_MS = Number(process.env.AWAY_MS || 25000);
+const cachingBrowser = await launchChromium(chromium, { bfcache: true });
+after(() => cachingBrowser.close());
+for (const backend of BACKENDS) {
+  test(`${backend}: ${AWAY_MS / 1000} s in the back/forward cache, then Back: what the agent said meanwhile is shown, one connection`, { timeout: AWAY_MS + 120000 }, async () => {
+    const before = await settledConnections(backend);
+    const context = await cachingBrowser.newContext({ viewport: { width: 1000, height: 720 } });
+    await context.addInitScript(() => addEventListener("pageshow", (e) => { window.__fromBfcache = e.persisted; }));
+    const errors = [];
+    try {
+      const p = await context.newPage();
+      p.on("pageerror", (e) => errors.push(e.message));
+      await p.goto(`${base}/${backend}.html`);
+      await widgetLoaded(p);
+      const first = `before leaving ${backend} ${Date.now()}`;
+      await converse(p, first);
+      const opened = (await control(backend, "/connections")).opened;
+      await p.goto(`${base}/other.html`);
+      await sleep(1000);
+      const said = `said while away ${backend} ${Date.now()}`;
+      await control(backend, "/agent/say", { text: said });
+      await sleep(AWAY_MS - 1000);
+      const whileAway = (await control(backend, "/connections")).open - before;
+      const back = Date.now();
+      // A page from the cache fires no load event: wait for the navigation only.
+      await p.goBack({ waitUntil: "commit" });
+      await p.waitForFunction(() => window.__fromBfcache !== undefined, null, { timeout: 10000 });
+      const why = await p.evaluate(() => JSON.stringify(performance.getEntriesByType("navigation")[0].notRestoredReasons));
+      assert.equal(await p.evaluate(() => window.__fromBfcache), true, `the page came from the back/forward cache (not restored: ${why})`);
+      // Push keeps no mailbox: Chromium closes a cached page's sockets, and what is published
+      // while none is subscribed is lost (README). The widget must subscribe again: the agent
+      // says something each second until the server publishes it to a subscriber, and that one
+      // must be shown.
+      let awaited = said;
+      if (backend === "push") {
+        const urn = (await conversationWith("push", first)).id;
+        awaited = await until(async () => {
+          const text = `said after coming back ${Date.now()}`;
+          await control("push", "/agent/say", { text, urn });
+          await sleep(1000);
+          const p = (await control("push", "/published")).find((x) => x.text === text && x.urn === urn);
+          return p && p.subscribers > 0 && text;
+        }, 20000, "a subscriber on the page's channel again");
+      }
+      await p.locator("chat-widget-root .cw-msg-agent", { hasText: awaited }).waitFor({ timeout: 30000 });
+      const caughtUpMs = Date.now() - back;
+      const text = `after coming back ${backend} ${Date.now()}`;
+      await converse(p, text);
+      assert.equal(await p.locator("chat-widget-root").count(), 1, "one widget element");
+      const saidShown = await p.locator("chat-widget-root .cw-msg-agent", { hasText: said }).count();
+      assert.equal(saidShown, backend === "push" ? Math.min(saidShown, 1) : 1, "the message said while away shown once");
+      const open = (await settledConnections(backend)) - before;
+      const reopened = opened === undefined ? "" : `, ${(await control(backend, "/connections")).opened - opened} socket(s) opened since`;
+      console.log(`# ${backend}: back from the cache after ${AWAY_MS} ms (${whileAway} connection(s) held at the end of it); ` +
+        `the agent's message shown ${caughtUpMs} ms after Back${backend === "push" ? ` (the one said while away: ${saidShown ? "shown" : "lost"})` : ""}; ${open} connection(s)${reopened}`);
+      assert.equal(open, 1, "one connection after coming back");
+      assert.deepEqual(errors, [], "no page errors");
+    } finally {
+      await context.close();
+    }
+  });
+}

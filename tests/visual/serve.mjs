@@ -35,11 +35,13 @@ export function serveDist(pages) {
 }
 
 /** Debian's headless Chromium, as every browser test here runs it. */
-export function launchChromium(chromium) {
+export function launchChromium(chromium, { bfcache = false } = {}) {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    // Playwright turns the back/forward cache off; `bfcache` keeps it, as every real browser has it.
+    ignoreDefaultArgs: bfcache ? ["--disable-back-forward-cache"] : [],
   });
 }
 

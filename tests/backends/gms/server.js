@@ -674,8 +674,12 @@ const controls = {
     activeChats(b).forEach((c) => append(c, [make()]));
     return { ok: true };
   },
-  // `nickname`: the agent's display name as the agent desktop sets it (any text), for the
-  // hostile-content test.
+  // `nickname`: the agent's display name, any text, for the hostile-content test. Chat V2 gives
+  // each event's sender as a party resource {nickname, participantId, type} and lets a party
+  // change its nickname mid-chat (a NicknameUpdated event; docs.genesys.com GMS API
+  // APIResponses "Chat V2 Response Format", GMSLibrary ChatV2Participant.swift and
+  // ChatV2MessageType.swift); nothing limits what it holds, and Genesys' own sample shows it
+  // as given (seed 001, parseTranscript: chatUi.displayMessage(this.from.nickname, ...)).
   "POST /agent/say": (b) => {
     const from = b.nickname === undefined ? agent : { ...agent, nickname: String(b.nickname) };
     activeChats(b).forEach((c) => append(c, [{ from, type: "Message", text: String(b.text ?? "") }]));
