@@ -12,6 +12,7 @@ import zlib from "node:zlib";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
 import { serveDist, launchChromium, widgetLoaded, LAUNCHER, BACKENDS, widgetTag } from "../visual/serve.mjs";
 import { control, until } from "../backends/lib/helpers.mjs";
+import { officialClients, measureThroughput } from "./throughput.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const RUNS = Number(process.env.BENCH_RUNS || 20);
@@ -376,17 +377,37 @@ async function reconnect(browser, base) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The same agent-message frames dispatched on the widget's socket and on the official client's,
+// in one page (tests/bench/throughput.mjs); frames per second and the ratio, per backend.
+async function throughput(browser, base) {
+  const N = 1000;
+  for (const backend of ["voxsig", "gms", "push"]) {
+    const r = await measureThroughput(browser, base, backend, { n: N, runs: Math.min(RUNS, 7) });
+    const rate = (ms) => (N * 1000) / ms;
+    const widget = rate(median(r.widget));
+    const official = rate(median(r.official));
+    const client = { voxsig: "@rails/actioncable", gms: "cometd", push: "socketcluster-client 9" }[backend];
+    figures[`throughput_${backend}`] = { widget_ms: r.widget.map((x) => round(x)), official_ms: r.official.map((x) => round(x)), n: N };
+    report(`throughput_${backend}`, `${backend}: ${N} agent messages dispatched on the socket, frames/s: widget (core, store, list) / ${client} (decode, callback)`,
+      `${Math.round(widget)} / ${Math.round(official)} = ${round(widget / official, 3)}x`, "", ">= 1.0x", widget >= official);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 const sh = (c) => { try { return execSync(c, { cwd: root, encoding: "utf8" }).trim(); } catch { return "unknown"; } };
 // Read before measuring: the tree measured is the one scripts/bench built, not whatever it is
 // when the run ends.
 const commit = sh("git rev-parse --short HEAD") + (sh("git status --porcelain") ? "-dirty" : "");
 const pages = { "/plain.html": hostPage(null), "/widget.html": hostPage("voxsig") };
 for (const b of BACKENDS) pages[`/${b}.html`] = hostPage(b);
+// The throughput pages: the widget's page with the official clients loaded too.
+pages["/official.js"] = { html: await officialClients(), headers: { "content-type": "text/javascript" } };
+for (const b of BACKENDS) pages[`/tp-${b}.html`] = hostPage(b).replace("</body>", `<script src="/official.js"></script>\n</body>`);
 const { server, base } = await serveDist(pages);
 const browser = await launchChromium(chromium);
 try {
   // A section that fails is reported as failed and the others still run and are written.
-  const sections = { sizes, page: pageCost, long: longConversation, idle, reconnect };
+  const sections = { sizes, page: pageCost, long: longConversation, idle, reconnect, throughput };
   for (const [name, run] of Object.entries(sections)) {
     if (!wanted(name)) continue;
     console.error(`[bench] ${name}`);
@@ -397,7 +418,6 @@ try {
       report(`${name}_error`, `${name}: the measurement failed: ${String(e.message || e).split("\n")[0]}`, null, "", "", false);
     }
   }
-  report("throughput", "protocol throughput vs the official JS clients", null, "", ">= 1.0x", null);
 } finally {
   await browser.close();
   server.close();
