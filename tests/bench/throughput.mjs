@@ -12,8 +12,7 @@
 import * as esbuild from "../../tools/node_modules/esbuild/lib/main.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { control } from "../backends/lib/helpers.mjs";
-import { ports } from "../backends/lib/helpers.mjs";
+import { control, ports } from "../backends/lib/helpers.mjs";
 import { widgetLoaded, LAUNCHER } from "../visual/serve.mjs";
 
 const tools = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../tools");
@@ -55,9 +54,8 @@ export const recordSockets = () => {
 const variants = {
   // ActionCable: {identifier, message: {event: "message.created", data: message}} (Chatwoot's
   // RoomChannel broadcast); ids must be new, since both sides drop a message they already have.
-  voxsig(template, i, text, identifier) {
+  voxsig(template, i, text) {
     const f = JSON.parse(template);
-    f.identifier = identifier || f.identifier;
     f.message.data.id = 1e9 + i;
     f.message.data.content = text;
     return JSON.stringify(f);
@@ -165,7 +163,7 @@ export async function measureThroughput(browser, base, backend, { n = 1000, runs
     let next = 1;
     const batch = () => {
       const frames = [];
-      for (let k = 0; k < n; k++, next++) frames.push(variants[backend](mine.template, next, `tp ${next}`, null));
+      for (let k = 0; k < n; k++, next++) frames.push(variants[backend](mine.template, next, `tp ${next}`));
       return frames;
     };
     for (let r = 0; r < runs; r++) {
