@@ -240,7 +240,6 @@ for (const [index, backend] of ONLY.entries()) {
 
       // The attribution reads the page's sends and the proxy's log: both must see every typed text.
       const unseen = typed.filter((t) => !sends.some((s) => s.body.includes(t)) || proxy.arrivals(t).length === 0);
-      summary.doubledBy = Object.fromEntries(["browser", "late", "unexplained"].map((c) => [c, whyDoubled.filter((d) => d.cause === c).length]));
 
       // Push: why each agent message the widget never got was lost (lossCause), or "unexplained".
       const lost = { unsubscribed: 0, intoStall: 0, inFlight: 0, unexplained: [] };
