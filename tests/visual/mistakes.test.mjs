@@ -47,8 +47,10 @@ async function converse(p, text) {
     { hasText: text }).waitFor({ timeout: 20000 });
 }
 
-async function withPage(path, fn) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+/** Runs `fn` on a page of `path` once the widget has loaded, in a fresh context of `from`; no
+ * page error may happen meanwhile. */
+async function withPage(path, fn, { from = browser } = {}) {
+  const context = await from.newContext({ viewport: { width: 1000, height: 720 } });
   // Whether a page was shown from the back/forward cache (pageshow.persisted) or loaded anew.
   await context.addInitScript(() => addEventListener("pageshow", (e) => { window.__fromBfcache = e.persisted; }));
   const errors = [];
@@ -90,8 +92,8 @@ test("leaving for another page and coming back with Back keeps one widget and on
     await p.goto(`${base}/other.html`);
     await p.goBack();
     await widgetLoaded(p);
-    // Chromium keeps a page with an open WebSocket out of the cache or closes the socket; either
-    // way the widget must be whole.
+    // Playwright's browser has the back/forward cache off: this is the page loaded anew (the
+    // cache is tested below).
     console.log(`# Back: ${(await p.evaluate(() => window.__fromBfcache)) ? "restored from the back/forward cache" : "loaded anew"}`);
     const text = `after coming back ${Date.now()}`;
     await converse(p, text);
@@ -116,14 +118,7 @@ after(() => cachingBrowser.close());
 for (const backend of BACKENDS) {
   test(`${backend}: ${AWAY_MS / 1000} s in the back/forward cache, then Back: what the agent said meanwhile is shown, one connection`, { timeout: AWAY_MS + 120000 }, async () => {
     const before = await settledConnections(backend);
-    const context = await cachingBrowser.newContext({ viewport: { width: 1000, height: 720 } });
-    await context.addInitScript(() => addEventListener("pageshow", (e) => { window.__fromBfcache = e.persisted; }));
-    const errors = [];
-    try {
-      const p = await context.newPage();
-      p.on("pageerror", (e) => errors.push(e.message));
-      await p.goto(`${base}/${backend}.html`);
-      await widgetLoaded(p);
+    await withPage(`/${backend}.html`, async (p) => {
       const first = `before leaving ${backend} ${Date.now()}`;
       await converse(p, first);
       const opened = (await control(backend, "/connections")).opened;
@@ -139,7 +134,7 @@ for (const backend of BACKENDS) {
       await p.waitForFunction(() => window.__fromBfcache !== undefined, null, { timeout: 10000 });
       const why = await p.evaluate(() => JSON.stringify(performance.getEntriesByType("navigation")[0].notRestoredReasons));
       assert.equal(await p.evaluate(() => window.__fromBfcache), true, `the page came from the back/forward cache (not restored: ${why})`);
-      // Push keeps no mailbox: Chromium closes a cached page's sockets, and what is published
+      // Push keeps no mailbox: Chromium closed the cached page's socket, and what is published
       // while none is subscribed is lost (README). The widget must subscribe again: the agent
       // says something each second until the server publishes it to a subscriber, and that one
       // must be shown.
@@ -150,8 +145,8 @@ for (const backend of BACKENDS) {
           const text = `said after coming back ${Date.now()}`;
           await control("push", "/agent/say", { text, urn });
           await sleep(1000);
-          const p = (await control("push", "/published")).find((x) => x.text === text && x.urn === urn);
-          return p && p.subscribers > 0 && text;
+          const published = (await control("push", "/published")).find((x) => x.text === text && x.urn === urn);
+          return published && published.subscribers > 0 && text;
         }, 20000, "a subscriber on the page's channel again");
       }
       await p.locator("chat-widget-root .cw-msg-agent", { hasText: awaited }).waitFor({ timeout: 30000 });
@@ -160,15 +155,13 @@ for (const backend of BACKENDS) {
       await converse(p, text);
       assert.equal(await p.locator("chat-widget-root").count(), 1, "one widget element");
       const saidShown = await p.locator("chat-widget-root .cw-msg-agent", { hasText: said }).count();
-      assert.equal(saidShown, backend === "push" ? Math.min(saidShown, 1) : 1, "the message said while away shown once");
+      if (backend === "push") assert.ok(saidShown <= 1, "the message said while away shown at most once");
+      else assert.equal(saidShown, 1, "the message said while away shown once");
       const open = (await settledConnections(backend)) - before;
       const reopened = opened === undefined ? "" : `, ${(await control(backend, "/connections")).opened - opened} socket(s) opened since`;
       console.log(`# ${backend}: back from the cache after ${AWAY_MS} ms (${whileAway} connection(s) held at the end of it); ` +
         `the agent's message shown ${caughtUpMs} ms after Back${backend === "push" ? ` (the one said while away: ${saidShown ? "shown" : "lost"})` : ""}; ${open} connection(s)${reopened}`);
       assert.equal(open, 1, "one connection after coming back");
-      assert.deepEqual(errors, [], "no page errors");
-    } finally {
-      await context.close();
-    }
+    }, { from: cachingBrowser });
   });
 }
