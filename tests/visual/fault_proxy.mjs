@@ -9,7 +9,7 @@ import net from "node:net";
 /** Starts a proxy to 127.0.0.1:`targetPort`. Resolves to its controls; see each method. */
 export function faultProxy(targetPort) {
   const pairs = new Set();
-  const history = []; // every connection ever accepted, for arrivals()
+  const history = []; // every connection ever accepted, for delivered()
   const stats = { connections: 0, refused: 0, dropped: 0, stalled: 0, cut: 0 };
   const connectedAt = []; // when each accepted connection came, for stall detection times
   let refuseUntil = 0;
@@ -85,9 +85,9 @@ export function faultProxy(targetPort) {
       origin: `http://127.0.0.1:${port}`,
       stats,
       connectedAt,
-      /** When `text` reached the server, on which connection: in an HTTP request as sent, or in
-       * a WebSocket frame from the client (unmasked; the reference servers do not compress). */
-      arrivals: (text) => history.flatMap((p) => messagesTo(p).filter((m) => m.text.includes(text)).map((m) => ({ conn: p.id, at: m.at }))),
+      /** Everything that has reached the server, as {conn, at, text}: each HTTP request as sent,
+       * each WebSocket frame from the client (unmasked; the reference servers do not compress). */
+      delivered: () => history.flatMap((p) => messagesTo(p).map((m) => ({ conn: p.id, ...m }))),
       /** Connections open now (stalled ones included). */
       open: () => pairs.size,
       /** Resets every open connection now. */

@@ -225,9 +225,11 @@ for (const [index, backend] of ONLY.entries()) {
       // after it was sent (Voxsig, GMS: the window README states, "late"); or, on Push, the
       // socket that carried it died before the read barrier proved it read, and the widget sent
       // it again on the next socket ("barrier", README). Anything else is "unexplained": a bug.
+      const delivered = proxy.delivered();
+      const arrivalsOf = (t) => delivered.filter((m) => m.text.includes(t)).map(({ conn, at }) => ({ conn, at }));
       const whyDoubled = doubled.map((t) => {
         const pageSends = sends.filter((s) => s.body.includes(t)).map((s) => s.at);
-        const arrivals = proxy.arrivals(t).sort((a, b) => a.at - b.at);
+        const arrivals = arrivalsOf(t).sort((a, b) => a.at - b.at);
         const connections = new Set(arrivals.map((a) => a.conn)).size;
         let cause = "unexplained";
         if (pageSends.length === 1 && connections > 1) cause = "browser";
@@ -239,7 +241,7 @@ for (const [index, backend] of ONLY.entries()) {
       summary.doubledBy = Object.fromEntries(["browser", "late", "barrier", "unexplained"].map((c) => [c, whyDoubled.filter((d) => d.cause === c).length]));
 
       // The attribution reads the page's sends and the proxy's log: both must see every typed text.
-      const unseen = typed.filter((t) => !sends.some((s) => s.body.includes(t)) || proxy.arrivals(t).length === 0);
+      const unseen = typed.filter((t) => !sends.some((s) => s.body.includes(t)) || arrivalsOf(t).length === 0);
 
       // Push: why each agent message the widget never got was lost (lossCause), or "unexplained".
       const lost = { unsubscribed: 0, intoStall: 0, inFlight: 0, unexplained: [] };
