@@ -5,6 +5,7 @@
 //! whether a message is new, an update of one already shown, or a duplicate.
 
 use super::message::{ChatMessage, DeliveryStatus};
+use std::collections::HashSet;
 
 /// A message older than the newest by more than this is history and is placed by its time.
 pub const HISTORY_SLACK_MS: i64 = 60_000;
@@ -31,10 +32,23 @@ pub enum Applied {
 }
 
 /// Ordered list of messages, unique by id and by client id.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Transcript {
     entries: Vec<TranscriptEntry>,
+    /// Every id and client id any entry has had (removed ones too). A message whose ids are
+    /// not here is new without looking through the list, so a message arriving in a long
+    /// conversation costs the same as in a short one.
+    seen_ids: HashSet<String>,
 }
+
+/// Two transcripts are equal when they show the same; which ids were seen is bookkeeping.
+impl PartialEq for Transcript {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Eq for Transcript {}
 
 impl Transcript {
     /// All entries in display order.
@@ -85,6 +99,7 @@ impl Transcript {
     pub fn apply(&mut self, incoming: ChatMessage) -> Applied {
         match self.position(&incoming.id, incoming.client_id.as_deref()) {
             Some(i) => {
+                self.remember_ids(&incoming);
                 let applied = self.merge(i, incoming);
                 if applied == Applied::Updated {
                     self.reposition(i);
@@ -92,6 +107,7 @@ impl Transcript {
                 applied
             }
             None => {
+                self.remember_ids(&incoming);
                 let at = self.insert_position(&incoming);
                 self.entries.insert(
                     at,
@@ -217,7 +233,25 @@ impl Transcript {
         Applied::Updated
     }
 
+    fn remember_ids(&mut self, m: &ChatMessage) {
+        if !self.seen_ids.contains(&m.id) {
+            self.seen_ids.insert(m.id.clone());
+        }
+        if let Some(c) = m
+            .client_id
+            .as_deref()
+            .filter(|c| !self.seen_ids.contains(*c))
+        {
+            self.seen_ids.insert(c.to_string());
+        }
+    }
+
     fn position(&self, id: &str, client_id: Option<&str>) -> Option<usize> {
+        let maybe_here =
+            self.seen_ids.contains(id) || client_id.is_some_and(|c| self.seen_ids.contains(c));
+        if !maybe_here {
+            return None;
+        }
         self.entries.iter().position(|e| {
             let m = &e.message;
             m.id == id
@@ -364,5 +398,16 @@ mod tests {
         assert_eq!(t.remove("c1"), Applied::Unchanged, "already gone");
         assert_eq!(t.remove("2"), Applied::Updated);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_removed_message_delivered_again_is_new_and_equality_ignores_seen_ids() {
+        let mut t = Transcript::default();
+        t.apply(agent("1", "a", 1));
+        t.remove("1");
+        assert_eq!(t, Transcript::default(), "shows the same as an empty transcript");
+        assert_eq!(t.apply(agent("1", "a", 1)), Applied::Inserted);
+        assert_eq!(t.set_status("1", DeliveryStatus::Read), Applied::Updated);
+        assert_eq!(t.set_status("unknown", DeliveryStatus::Read), Applied::Unchanged);
     }
 }

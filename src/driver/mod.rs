@@ -72,12 +72,23 @@ struct Driver {
     store: Store,
     visitor: VisitorProfile,
     timer: Option<TimeoutHandle>,
+    /// When `timer` fires: a pump that wants the same deadline keeps it.
+    timer_at: Option<Millis>,
     socket: Option<LiveSocket>,
     generation: u64,
     /// Bumped whenever the backend is replaced, so an HTTP answer to a request the old
     /// backend made never reaches the new one (request ids start again from the beginning).
     backend_generation: u64,
     last_snapshot: String,
+    /// The backend's state may have changed since the snapshot was last written.
+    persist_due: bool,
+    /// Messages came in while the window was open and the page visible.
+    read_due: bool,
+    /// The end-of-task work (persist, read report) is queued as a microtask.
+    end_of_task_queued: bool,
+    /// Events the backend reported, not yet relayed to the other tabs: posted together at the
+    /// end of the task, and before any other message to them, so that they keep their order.
+    unrelayed: Vec<ChatEvent>,
     visitor_typing_until: Option<Millis>,
     stopped: bool,
     role: Role,
@@ -123,10 +134,15 @@ impl Controller {
             store,
             visitor,
             timer: None,
+            timer_at: None,
             socket: None,
             generation: 0,
             backend_generation: 0,
             last_snapshot: String::new(),
+            persist_due: false,
+            read_due: false,
+            end_of_task_queued: false,
+            unrelayed: Vec::new(),
             visitor_typing_until: None,
             stopped: false,
             role: Role::Solo,
@@ -221,7 +237,7 @@ impl Controller {
 
     /// Drains the backend's output, executes it, persists the snapshot, arms the next timer.
     fn pump(&self) {
-        let (notices, on_notice, open) = {
+        let (notices, on_notice) = {
             let mut guard = self.0.borrow_mut();
             let d = &mut *guard;
             if d.stopped {
@@ -240,23 +256,15 @@ impl Controller {
             while let Some(req) = backend.poll_http() {
                 requests.push(req);
             }
-            let relay = d.role == Role::Leader;
-            let mut relayed = Vec::new();
+            let relay = d.role == Role::Leader && d.link.is_some();
             while let Some(event) = backend.poll_event() {
                 if relay {
-                    relayed.push(event.clone());
+                    d.unrelayed.push(event.clone());
                 }
                 notices.extend(d.store.apply(event, now));
             }
-            let snapshot = backend.snapshot();
-            if let Some(key) = &d.options.storage_key {
-                if snapshot != d.last_snapshot {
-                    transport::store(key, &snapshot);
-                    d.last_snapshot = snapshot;
-                }
-            }
-            if let (false, Some(link)) = (relayed.is_empty(), &d.link) {
-                link.post(&TabMessage::Events { events: relayed });
+            if d.options.storage_key.is_some() {
+                d.persist_due = true;
             }
             for cmd in socket_commands {
                 self.execute(d, cmd);
@@ -274,21 +282,73 @@ impl Controller {
                 });
             }
             self.arm_timer(d, now);
-            (
-                notices,
-                d.options.on_notice.clone(),
-                d.store.state.with_untracked(|s| s.is_open),
-            )
+            let incoming = notices
+                .iter()
+                .any(|n| matches!(n, Notice::IncomingMessage(_)));
+            if incoming && d.store.state.with_untracked(|s| s.is_open) && page_visible() {
+                d.read_due = true;
+            }
+            if d.persist_due || d.read_due || !d.unrelayed.is_empty() {
+                self.queue_end_of_task(d);
+            }
+            (notices, d.options.on_notice.clone())
         };
-        let incoming = notices
-            .iter()
-            .any(|n| matches!(n, Notice::IncomingMessage(_)));
         // Outside the borrow: a host-page listener may call straight back into the API.
         for n in notices {
             on_notice(n);
         }
-        if incoming && open && page_visible() {
+    }
+
+    /// Queues [`Controller::end_of_task`] once. A microtask runs before the browser does
+    /// anything else (another frame, a timer, unloading the page), so a snapshot written there
+    /// is as safe as one written in the pump itself, and a burst of frames handled in one task
+    /// (or a frame and the commands it causes) is serialised and written once, not per frame.
+    fn queue_end_of_task(&self, d: &mut Driver) {
+        if !d.end_of_task_queued {
+            d.end_of_task_queued = true;
+            let me = self.clone();
+            wasm_bindgen_futures::spawn_local(async move { me.end_of_task() });
+        }
+    }
+
+    /// Relays the task's events to the other tabs, reports the conversation read (once for all
+    /// the messages that came in), then writes the snapshot if it changed.
+    fn end_of_task(&self) {
+        let read = match self.0.try_borrow_mut() {
+            Ok(mut d) => {
+                d.end_of_task_queued = false;
+                relay_events(&mut d);
+                std::mem::take(&mut d.read_due)
+            }
+            Err(_) => {
+                web_log("chat widget: end of task while busy; queued again");
+                let me = self.clone();
+                wasm_bindgen_futures::spawn_local(async move { me.end_of_task() });
+                return;
+            }
+        };
+        if read {
             self.mark_read();
+        }
+        self.persist_now();
+    }
+
+    /// Writes the backend's snapshot now if it may have changed and differs from the last one.
+    fn persist_now(&self) {
+        let Ok(mut guard) = self.0.try_borrow_mut() else {
+            return; // Only reached from the end of a task or a command; the queued write follows.
+        };
+        let d = &mut *guard;
+        if !std::mem::take(&mut d.persist_due) {
+            return;
+        }
+        let (Some(key), Some(backend)) = (&d.options.storage_key, &d.backend) else {
+            return;
+        };
+        let snapshot = backend.snapshot();
+        if snapshot != d.last_snapshot {
+            transport::store(key, &snapshot);
+            d.last_snapshot = snapshot;
         }
     }
 
@@ -351,9 +411,6 @@ impl Controller {
     }
 
     fn arm_timer(&self, d: &mut Driver, now: Millis) {
-        if let Some(t) = d.timer.take() {
-            t.clear();
-        }
         let typing_expiry = d
             .store
             .state
@@ -363,6 +420,13 @@ impl Controller {
             .into_iter()
             .flatten()
             .min();
+        if d.timer.is_some() && d.timer_at == deadline {
+            return;
+        }
+        if let Some(t) = d.timer.take() {
+            t.clear();
+        }
+        d.timer_at = deadline;
         if let Some(at) = deadline {
             let me = self.clone();
             let delay = Duration::from_millis(at.saturating_sub(now));
@@ -500,9 +564,11 @@ impl Controller {
         }
     }
 
-    /// Tells the other tabs, if there are any.
+    /// Tells the other tabs, if there are any, after the events not yet relayed.
     fn post(&self, message: TabMessage) {
-        if let Some(link) = &self.0.borrow().link {
+        let mut d = self.0.borrow_mut();
+        relay_events(&mut d);
+        if let Some(link) = &d.link {
             link.post(&message);
         }
     }
@@ -532,7 +598,9 @@ impl Controller {
                     b.set_typing(false, now);
                     b.send_message(&id, &text, now);
                 });
-                // After the pump: the snapshot holding the message is written by now.
+                // The follower forgets the message once told: the snapshot holding it is
+                // written first.
+                self.persist_now();
                 self.post(TabMessage::Queued { id, text, at });
             }
             TabCommand::Retry { id } => {
@@ -622,6 +690,7 @@ impl Controller {
                 }
             }
             d.last_snapshot = after_end.clone().unwrap_or_default();
+            d.persist_due = false;
             d.store.state.update(|s| *s = s.for_new_conversation());
             after_end
         };
@@ -807,6 +876,17 @@ impl Controller {
         if let Some(n) = notice {
             on_notice(n);
         }
+    }
+}
+
+/// Posts the events the backend reported since the last time to the other tabs, in one message.
+fn relay_events(d: &mut Driver) {
+    if d.unrelayed.is_empty() {
+        return;
+    }
+    let events = std::mem::take(&mut d.unrelayed);
+    if let Some(link) = &d.link {
+        link.post(&TabMessage::Events { events });
     }
 }
 

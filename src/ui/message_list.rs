@@ -65,13 +65,35 @@ fn day_label(ms: i64, locale_tag: &str, s: &Strings) -> String {
         .into()
 }
 
+thread_local! {
+    /// The hour:minute formatter of the last locale asked for. `toLocaleTimeString` builds a
+    /// new formatter on every call, which cost more than the rest of drawing a message.
+    static TIME_FORMAT: std::cell::RefCell<Option<(String, js_sys::Function)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 fn time_label(ms: i64, locale_tag: &str) -> String {
-    let opts = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&opts, &"hour".into(), &"2-digit".into());
-    let _ = js_sys::Reflect::set(&opts, &"minute".into(), &"2-digit".into());
-    js_sys::Date::new(&(ms as f64).into())
-        .to_locale_time_string_with_options(locale_tag, &opts)
-        .into()
+    TIME_FORMAT.with_borrow_mut(|cached| {
+        if cached.as_ref().is_none_or(|(tag, _)| tag != locale_tag) {
+            let opts = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&opts, &"hour".into(), &"2-digit".into());
+            let _ = js_sys::Reflect::set(&opts, &"minute".into(), &"2-digit".into());
+            let locales = js_sys::Array::of1(&locale_tag.into());
+            let format = js_sys::Intl::DateTimeFormat::new(&locales, &opts).format();
+            *cached = Some((locale_tag.to_string(), format));
+        }
+        let Some((_, format)) = cached.as_ref() else {
+            return String::new();
+        };
+        format
+            .call1(
+                &wasm_bindgen::JsValue::NULL,
+                &js_sys::Date::new(&(ms as f64).into()),
+            )
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    })
 }
 
 /// How many of the newest messages the log draws. A longer conversation draws only these and a

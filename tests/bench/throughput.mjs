@@ -112,20 +112,32 @@ const connectOfficial = {
 };
 
 /** Dispatches `frames` on socket `index` and resolves with the ms until `counter()` grew by their
- * number; run in the page. */
-const timeFrames = ({ index, frames, which }) => new Promise((resolve) => {
+ * number; run in the page. `perTask`: each frame in a task of its own (a MessageChannel hop), as
+ * frames from the network come, instead of all in one. */
+const timeFrames = ({ index, frames, which, perTask }) => new Promise((resolve) => {
   const ws = window.__sockets[index].ws;
   const counter = which === "widget" ? () => window.__tp.count : () => window.__official.count;
   const target = counter() + frames.length;
   const t0 = performance.now();
   const done = () => { if (counter() >= target) { window.__tp.done = window.__official.done = null; resolve(performance.now() - t0); } };
   window.__tp.done = window.__official.done = done;
-  for (const data of frames) ws.dispatchEvent(new MessageEvent("message", { data }));
-  done();
+  if (!perTask) {
+    for (const data of frames) ws.dispatchEvent(new MessageEvent("message", { data }));
+    done();
+    return;
+  }
+  const hop = new MessageChannel();
+  let i = 0;
+  hop.port1.onmessage = () => {
+    ws.dispatchEvent(new MessageEvent("message", { data: frames[i++] }));
+    if (i < frames.length) hop.port2.postMessage(null);
+    else done();
+  };
+  hop.port2.postMessage(null);
 });
 
 /** Measures one backend: frames per second for the widget and the official client. */
-export async function measureThroughput(browser, base, backend, { n = 1000, runs = 5 } = {}) {
+export async function measureThroughput(browser, base, backend, { n = 1000, runs = 5, perTask = false } = {}) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
   await context.addInitScript(recordSockets);
   try {
@@ -170,8 +182,8 @@ export async function measureThroughput(browser, base, backend, { n = 1000, runs
       // Each gets the same frames (the official client's voxsig frames name its own subscription).
       const frames = batch();
       const theirs = backend === "voxsig" ? frames.map((f) => { const x = JSON.parse(f); x.identifier = identifier; return JSON.stringify(x); }) : frames;
-      results.widget.push(await page.evaluate(timeFrames, { index: mine.index, frames, which: "widget" }));
-      results.official.push(await page.evaluate(timeFrames, { index: theirIndex, frames: theirs, which: "official" }));
+      results.widget.push(await page.evaluate(timeFrames, { index: mine.index, frames, which: "widget", perTask }));
+      results.official.push(await page.evaluate(timeFrames, { index: theirIndex, frames: theirs, which: "official", perTask }));
     }
     return results;
   } finally {
