@@ -392,9 +392,10 @@ async function throughput(browser, base) {
       const official = rate(median(r.official));
       const client = { voxsig: "@rails/actioncable", gms: "cometd", push: "socketcluster-client 9" }[backend];
       const key = `throughput_${backend}${perTask ? "_per_task" : ""}`;
-      figures[key] = { widget_ms: r.widget.map((x) => round(x)), official_ms: r.official.map((x) => round(x)), n: N };
       report(key, `${backend}: ${N} agent messages dispatched on the socket ${perTask ? "one per task" : "in one task"}, frames/s: widget (core, store, list) / ${client} (decode, callback)`,
         `${Math.round(widget)} / ${Math.round(official)} = ${round(widget / official, 3)}x`, "", ">= 1.0x", widget >= official);
+      // The runs behind the medians (report() writes the figure itself).
+      Object.assign(figures[key], { widget_ms: r.widget.map((x) => round(x)), official_ms: r.official.map((x) => round(x)), n: N });
     }
   }
 }
