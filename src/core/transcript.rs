@@ -405,9 +405,16 @@ mod tests {
         let mut t = Transcript::default();
         t.apply(agent("1", "a", 1));
         t.remove("1");
-        assert_eq!(t, Transcript::default(), "shows the same as an empty transcript");
+        assert_eq!(
+            t,
+            Transcript::default(),
+            "shows the same as an empty transcript"
+        );
         assert_eq!(t.apply(agent("1", "a", 1)), Applied::Inserted);
         assert_eq!(t.set_status("1", DeliveryStatus::Read), Applied::Updated);
-        assert_eq!(t.set_status("unknown", DeliveryStatus::Read), Applied::Unchanged);
+        assert_eq!(
+            t.set_status("unknown", DeliveryStatus::Read),
+            Applied::Unchanged
+        );
     }
 }
