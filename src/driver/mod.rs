@@ -306,9 +306,13 @@ impl Controller {
     fn queue_end_of_task(&self, d: &mut Driver) {
         if !d.end_of_task_queued {
             d.end_of_task_queued = true;
-            let me = self.clone();
-            wasm_bindgen_futures::spawn_local(async move { me.end_of_task() });
+            self.spawn_end_of_task();
         }
+    }
+
+    fn spawn_end_of_task(&self) {
+        let me = self.clone();
+        wasm_bindgen_futures::spawn_local(async move { me.end_of_task() });
     }
 
     /// Relays the task's events to the other tabs, reports the conversation read (once for all
@@ -322,8 +326,7 @@ impl Controller {
             }
             Err(_) => {
                 web_log("chat widget: end of task while busy; queued again");
-                let me = self.clone();
-                wasm_bindgen_futures::spawn_local(async move { me.end_of_task() });
+                self.spawn_end_of_task();
                 return;
             }
         };
@@ -690,7 +693,6 @@ impl Controller {
                 }
             }
             d.last_snapshot = after_end.clone().unwrap_or_default();
-            d.persist_due = false;
             d.store.state.update(|s| *s = s.for_new_conversation());
             after_end
         };

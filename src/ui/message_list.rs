@@ -74,17 +74,17 @@ thread_local! {
 
 fn time_label(ms: i64, locale_tag: &str) -> String {
     TIME_FORMAT.with_borrow_mut(|cached| {
-        if cached.as_ref().is_none_or(|(tag, _)| tag != locale_tag) {
+        if cached.as_ref().is_some_and(|(tag, _)| tag != locale_tag) {
+            *cached = None;
+        }
+        let (_, format) = cached.get_or_insert_with(|| {
             let opts = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&opts, &"hour".into(), &"2-digit".into());
             let _ = js_sys::Reflect::set(&opts, &"minute".into(), &"2-digit".into());
             let locales = js_sys::Array::of1(&locale_tag.into());
             let format = js_sys::Intl::DateTimeFormat::new(&locales, &opts).format();
-            *cached = Some((locale_tag.to_string(), format));
-        }
-        let Some((_, format)) = cached.as_ref() else {
-            return String::new();
-        };
+            (locale_tag.to_string(), format)
+        });
         format
             .call1(
                 &wasm_bindgen::JsValue::NULL,
