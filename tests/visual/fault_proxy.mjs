@@ -21,11 +21,14 @@ export function faultProxy(targetPort) {
   function forward(pair, from, to, fromServer) {
     let lastDue = 0;
     from.on("data", (chunk) => {
+      if (fromServer) pair.fromServer.push({ at: Date.now(), chunk });
       if (pair.stalled) return;
       if (fromServer && pair.cutNext && chunk.length > 1) {
         pair.cutNext = false;
         stats.cut++;
-        to.write(chunk.subarray(0, Math.floor(chunk.length / 2)), () => pair.close(true));
+        const half = chunk.subarray(0, Math.floor(chunk.length / 2));
+        pair.toClient.push({ at: Date.now(), chunk: half });
+        to.write(half, () => pair.close(true));
         return;
       }
       const now = Date.now();
@@ -34,7 +37,7 @@ export function faultProxy(targetPort) {
       lastDue = due;
       const send = () => {
         if (pair.stalled || to.destroyed) return;
-        if (!fromServer) pair.upstream.push({ at: Date.now(), chunk });
+        (fromServer ? pair.toClient : pair.upstream).push({ at: Date.now(), chunk });
         to.write(chunk);
       };
       if (due <= now) send();
@@ -54,12 +57,17 @@ export function faultProxy(targetPort) {
     const pair = {
       id: stats.connections,
       upstream: [], // {at, chunk}: what reached the server, when
+      fromServer: [], // {at, chunk}: what the server sent, when it reached the proxy
+      toClient: [], // {at, chunk}: what of that the proxy passed on to the page, when
+      openedAt: Date.now(),
+      closedAt: null,
       stalled: false,
       cutNext: false,
       closed: false,
       close(reset = false) {
         if (pair.closed) return;
         pair.closed = true;
+        pair.closedAt = Date.now();
         pairs.delete(pair);
         if (reset) client.resetAndDestroy();
         else client.destroy();
@@ -88,6 +96,15 @@ export function faultProxy(targetPort) {
       /** Everything that has reached the server, as {conn, at, text}: each HTTP request as sent,
        * each WebSocket frame from the client (unmasked; the reference servers do not compress). */
       delivered: () => history.flatMap((p) => messagesTo(p).map((m) => ({ conn: p.id, ...m }))),
+      /** Every WebSocket frame the server sent, as {conn, text, sentAt, passedAt}: when it reached
+       * the proxy, and when the proxy passed it on to the page (null: never, the connection ended
+       * or stalled first). For telling a frame the network lost from one the page lost. */
+      fromServer: () => history.flatMap((p) => {
+        const passed = wsFrames(p.toClient);
+        return wsFrames(p.fromServer).map((f, k) => ({ conn: p.id, text: f.text, sentAt: f.at, passedAt: passed[k] ? passed[k].at : null }));
+      }),
+      /** Each connection ever accepted, as {conn, openedAt, closedAt (null: open), stalled}. */
+      connections: () => history.map((p) => ({ conn: p.id, openedAt: p.openedAt, closedAt: p.closedAt, stalled: p.stalled })),
       /** Connections open now (stalled ones included). */
       open: () => pairs.size,
       /** Resets every open connection now. */
@@ -113,13 +130,10 @@ export function faultProxy(targetPort) {
  * upgrade, else one per HTTP request (at: when its last byte reached the server). */
 function messagesTo(pair) {
   const bytes = Buffer.concat(pair.upstream.map((c) => c.chunk));
-  const ends = []; // the offset where each chunk ends, with its time
-  let offset = 0;
-  for (const c of pair.upstream) { offset += c.chunk.length; ends.push({ offset, at: c.at }); }
-  const arrivedBy = (end) => ends.find((e) => e.offset >= end).at;
   const head = bytes.indexOf("\r\n\r\n");
   if (head < 0 || !/^GET [^\r]*\r\n(?:[^\r]*\r\n)*?upgrade: websocket/im.test(bytes.subarray(0, head).toString("latin1"))) {
     // HTTP: one entry per request (a request line starts it), arrived when its last byte did.
+    const arrivedBy = arrivals(pair.upstream);
     const text = bytes.toString("latin1");
     const starts = [...text.matchAll(/^(?:GET|POST|PUT|PATCH|DELETE|OPTIONS|HEAD) /gm)].map((m) => m.index);
     return starts.map((start, k) => {
@@ -127,6 +141,26 @@ function messagesTo(pair) {
       return { text: text.slice(start, end), at: arrivedBy(end) };
     });
   }
+  return wsFrames(pair.upstream);
+}
+
+/** For chunks that arrived in order: when the byte before offset `end` had arrived. */
+function arrivals(chunks) {
+  const ends = []; // the offset where each chunk ends, with its time
+  let offset = 0;
+  for (const c of chunks) { offset += c.chunk.length; ends.push({ offset, at: c.at }); }
+  return (end) => ends.find((e) => e.offset >= end).at;
+}
+
+/** The WebSocket frames after the HTTP head of one direction's chunks, as {text, at}: masked
+ * (from the page) or not (from the server; the reference servers do not compress); at: when the
+ * frame's last byte had come. None if the connection never upgraded. */
+function wsFrames(chunks) {
+  const bytes = Buffer.concat(chunks.map((c) => c.chunk));
+  const head = bytes.indexOf("\r\n\r\n");
+  const firstLine = bytes.subarray(0, Math.max(0, bytes.indexOf("\r\n"))).toString("latin1");
+  if (head < 0 || !(/^GET /.test(firstLine) || /^HTTP\/1\.1 101/.test(firstLine))) return [];
+  const arrivedBy = arrivals(chunks);
   const frames = [];
   let i = head + 4;
   while (i + 2 <= bytes.length) {

@@ -6,7 +6,8 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { ports } from "../backends/lib/helpers.mjs";
 
-const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist");
+// CW_DIST serves another build (a profiling one) in place of dist/.
+const dist = process.env.CW_DIST || path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist");
 const types = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
 
 /** Starts the site; `pages` maps a path to its HTML, or to `{ html, headers }` for a page

@@ -64,11 +64,15 @@ const ENDS_CONNECTIONS = ["drop", "cut", "refuse", "reload"];
 const HEARTBEAT_BOUND_MS = { voxsig: 15000, gms: 50000, push: 30000 };
 
 /** Why Push could not deliver the agent's message `p`, or null if nothing explains it: nobody
- * was subscribed when it was published (no mailbox), it went into a half-open socket before the
+ * was subscribed when it was published (no mailbox), the network never passed it on (`carried`:
+ * the proxy's record of each frame the server sent with it), it went into a half-open socket before the
  * heartbeat found it stalled, or it was in flight (delayed or throttled) when the connection
  * ended (reset, outage, cut, reload). */
-function lossCause(p, faults, connectedAt) {
+function lossCause(p, faults, connectedAt, carried) {
   if (p.subscribers === 0) return "unsubscribed";
+  // The network lost it: the proxy got it from the server but every connection that carried it
+  // ended or stalled before the proxy passed it on (a long throttle backlog, then a reset).
+  if (carried.length && carried.every((f) => f.passedAt === null)) return "notPassed";
   const intoStall = faults.some((f) => {
     if (f.kind !== "stall" || f.at > p.at) return false;
     const next = connectedAt.find((t) => t > f.at);
@@ -93,6 +97,7 @@ for (const [index, backend] of ONLY.entries()) {
     const typed = [];
     const said = [];
     const sends = []; // {at, body}: what the page sent, by request or socket frame
+    const received = []; // {at, body}: socket frames the page got, for telling who lost a message
     let reloads = 0;
     try {
       const page = await context.newPage();
@@ -100,7 +105,10 @@ for (const [index, backend] of ONLY.entries()) {
       // Every request body and socket frame the page itself sent: a message the server holds
       // twice but the page sent once was resent below the page (the browser's network stack).
       page.on("request", (r) => { const body = r.postData(); if (body) sends.push({ at: Date.now(), body }); });
-      page.on("websocket", (ws) => ws.on("framesent", (f) => sends.push({ at: Date.now(), body: String(f.payload) })));
+      page.on("websocket", (ws) => {
+        ws.on("framesent", (f) => sends.push({ at: Date.now(), body: String(f.payload) }));
+        ws.on("framereceived", (f) => received.push({ at: Date.now(), body: String(f.payload) }));
+      });
       if (process.env.SOAK_DEBUG) page.on("console", (m) => log(`${backend} page ${m.type()}: ${m.text()}`));
       await page.goto(`${base}/${backend}.html`);
       await widgetLoaded(page);
@@ -244,14 +252,26 @@ for (const [index, backend] of ONLY.entries()) {
       const unseen = typed.filter((t) => !sends.some((s) => s.body.includes(t)) || arrivalsOf(t).length === 0);
 
       // Push: why each agent message the widget never got was lost (lossCause), or "unexplained".
-      const lost = { unsubscribed: 0, intoStall: 0, inFlight: 0, unexplained: [] };
+      const lost = { unsubscribed: 0, notPassed: 0, intoStall: 0, inFlight: 0, unexplained: [] };
       if (backend === "push") {
         const published = await control("push", "/published");
+        const fromServer = proxy.fromServer();
         for (const text of missing) {
           const p = published.find((x) => x.text === text && x.urn === conversation.id);
-          const cause = p && lossCause(p, faults, proxy.connectedAt);
-          if (cause) lost[cause]++;
-          else lost.unexplained.push(p ? `${text} (published at ${p.at}, ${p.subscribers} subscribers)` : `${text} (never published)`);
+          const carried = fromServer.filter((f) => f.text.includes(text));
+          const cause = p && lossCause(p, faults, proxy.connectedAt, carried);
+          if (cause) { lost[cause]++; continue; }
+          lost.unexplained.push(p ? `${text} (published at ${p.at}, ${p.subscribers} subscribers)` : `${text} (never published)`);
+          // What each side saw around it, to tell a widget bug from a gap in lossCause.
+          if (p) {
+            const near = (t) => t !== null && t >= p.at - 15000 && t <= p.at + 15000;
+            log(`${backend}: unexplained loss`, JSON.stringify({
+              text, publishedAt: p.at, subscribers: p.subscribers, carried,
+              pageGot: received.filter((r) => r.body.includes(text)).map((r) => r.at),
+              faults: faults.filter((f) => near(f.at)),
+              connections: proxy.connections().filter((c) => near(c.openedAt) || near(c.closedAt) || (c.openedAt < p.at && (c.closedAt === null || c.closedAt > p.at))),
+            }));
+          }
         }
         summary.pushLost = { ...lost, unexplained: lost.unexplained.length };
       }
