@@ -29,6 +29,20 @@ async fn sleep(ms: i32) {
     leptos::task::tick().await;
 }
 
+/// Waits for the next animation frame, and for what it set off: the log draws the changes
+/// after its first in a frame at the next one.
+async fn next_frame() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        window()
+            .request_animation_frame(&resolve)
+            .expect("animation frame");
+    });
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .expect("frame");
+    leptos::task::tick().await;
+}
+
 /// Sets the page up as a host page would, then boots through the public entry point.
 async fn mount(settings: &str, queue: &str) -> ShadowRoot {
     embed::destroy();
@@ -86,7 +100,7 @@ async fn type_and_press_enter(root: &ShadowRoot, text: &str, shift: bool) {
     init.set_cancelable(true);
     let ev = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
     input.dispatch_event(&ev).unwrap();
-    leptos::task::tick().await;
+    next_frame().await;
 }
 
 async fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
@@ -311,7 +325,7 @@ async fn message_text_is_never_html() {
     let root = mount("{ backend: 'demo' }", "[['open']]").await;
     js_sys::eval("ChatWidget.sendMessage('<img src=x onerror=\"window.__pwned=1\"><b>bold</b>')")
         .unwrap();
-    leptos::task::tick().await;
+    next_frame().await;
     let bubble = get(&root, ".cw-msg-visitor .cw-bubble");
     assert!(bubble.query_selector("img, b").unwrap().is_none());
     assert!(bubble.text_content().unwrap().contains("<b>bold</b>"));
@@ -529,7 +543,7 @@ async fn card_images_are_http_only_and_text_is_never_html() {
             ],
         }),
     }));
-    leptos::task::tick().await;
+    next_frame().await;
     assert_eq!(count(&root, ".cw-card"), 2);
     assert_eq!(count(&root, ".cw-card-media"), 1, "only the http(s) image");
     assert_eq!(
@@ -687,7 +701,7 @@ async fn resolved_is_writable_but_ended_is_not() {
     embed::apply_event(ChatEvent::ConversationStatusChanged(
         ConversationStatus::Resolved,
     ));
-    leptos::task::tick().await;
+    next_frame().await;
     assert!(find(&root, ".cw-resolved").is_some());
     assert!(find(&root, ".cw-ended").is_none());
     type_and_press_enter(&root, "still there?", false).await;
@@ -698,7 +712,7 @@ async fn resolved_is_writable_but_ended_is_not() {
     embed::apply_event(ChatEvent::ConversationStatusChanged(
         ConversationStatus::Ended,
     ));
-    leptos::task::tick().await;
+    next_frame().await;
     assert!(find(&root, ".cw-ended").is_some());
     assert!(find(&root, ".cw-input").is_none());
     embed::destroy();
@@ -709,7 +723,7 @@ async fn a_removed_message_disappears() {
     let root = open_demo().await;
     assert!(agent_said(&root, "I'm Ana"));
     embed::apply_event(ChatEvent::MessageRemoved("demo-1".into()));
-    leptos::task::tick().await;
+    next_frame().await;
     assert!(!agent_said(&root, "I'm Ana"), "the greeting is gone");
     embed::destroy();
 }
@@ -739,7 +753,7 @@ async fn a_restored_message_is_shown_but_not_unread_or_announced() {
         attachments: vec![],
         rich: None,
     }));
-    leptos::task::tick().await;
+    next_frame().await;
     assert!(agent_said(&root, "from before the reload"), "shown");
     assert_eq!(
         get(&root, ".cw-badge").text_content().as_deref(),
@@ -753,6 +767,69 @@ async fn a_restored_message_is_shown_but_not_unread_or_announced() {
     assert!(
         !announced.contains(&"old-1".to_string()),
         "no chatwidget:message for it: {announced:?}"
+    );
+    embed::destroy();
+}
+
+fn agent_message(id: &str, text: &str) -> ChatMessage {
+    ChatMessage {
+        id: id.into(),
+        client_id: None,
+        author: Author::named(Role::Agent, "Ana"),
+        text: text.into(),
+        sent_at: js_sys::Date::now() as i64,
+        seq: None,
+        status: DeliveryStatus::Sent,
+        quick_replies: vec![],
+        attachments: vec![],
+        rich: None,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_reader_who_scrolled_up_stays_put_when_messages_come() {
+    let root = open_demo().await;
+    for i in 0..40 {
+        embed::apply_event(ChatEvent::MessageAdded(agent_message(
+            &format!("many-{i}"),
+            &format!("message {i} of many"),
+        )));
+    }
+    next_frame().await;
+    next_frame().await;
+    assert!(
+        agent_said(&root, "message 39 of many"),
+        "a burst is drawn by the next frame"
+    );
+    let log = get(&root, ".cw-log");
+    assert!(
+        log.scroll_height() > log.client_height() + 400,
+        "the log scrolls"
+    );
+    assert!(
+        log.scroll_top() + log.client_height() >= log.scroll_height() - 2,
+        "pinned to the bottom while reading there"
+    );
+    log.set_scroll_top(200);
+    log.dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    next_frame().await;
+    assert!(
+        find(&root, ".cw-jump").is_some(),
+        "scrolled up: the jump button"
+    );
+    embed::apply_event(ChatEvent::MessageAdded(agent_message("later", "one more")));
+    for _ in 0..3 {
+        next_frame().await;
+    }
+    assert!(agent_said(&root, "one more"));
+    assert_eq!(log.scroll_top(), 200, "the view stays where the reader is");
+    assert!(find(&root, ".cw-jump").is_some(), "and offers the way down");
+    get(&root, ".cw-jump").click();
+    next_frame().await;
+    assert!(
+        log.scroll_top() + log.client_height() >= log.scroll_height() - 2,
+        "the jump button goes to the newest"
     );
     embed::destroy();
 }

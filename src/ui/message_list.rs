@@ -1,6 +1,7 @@
 //! The conversation log: date separators, messages with delivery status, typing indicator,
 //! stick-to-bottom scrolling and a jump-to-latest button.
 
+use super::frame_gate::frame_gated;
 use super::{use_store, with_controller};
 use crate::core::{AttachmentKind, ChatMessage, DeliveryStatus, Role};
 use crate::i18n::Strings;
@@ -15,7 +16,8 @@ const STICK_THRESHOLD_PX: i32 = 128;
 #[derive(Clone, PartialEq)]
 enum Row {
     Date {
-        key: String,
+        /// The local day, as days since the epoch ([`day_number`]).
+        day: i64,
         label: String,
     },
     Message {
@@ -27,9 +29,10 @@ enum Row {
 }
 
 impl Row {
+    /// What identifies the row's drawing: a row whose key is unchanged is not drawn again.
     fn key(&self) -> String {
         match self {
-            Row::Date { key, .. } => format!("d:{key}"),
+            Row::Date { day, .. } => format!("d:{day}"),
             Row::Message {
                 message,
                 revision,
@@ -45,19 +48,20 @@ impl Row {
     }
 }
 
-fn day_key(ms: i64) -> String {
-    js_sys::Date::new(&(ms as f64).into())
-        .to_date_string()
-        .into()
+/// The local calendar day of `ms`, as days since the epoch: the same for every time that day.
+/// (One `getTimezoneOffset` per row: cheaper than `toDateString`, which built a string.)
+fn day_number(ms: i64) -> i64 {
+    let offset_min = js_sys::Date::new(&(ms as f64).into()).get_timezone_offset() as i64;
+    (ms - offset_min * 60_000).div_euclid(86_400_000)
 }
 
 fn day_label(ms: i64, locale_tag: &str, s: &Strings) -> String {
     let now = crate::driver::now() as i64;
-    let key = day_key(ms);
-    if key == day_key(now) {
+    let day = day_number(ms);
+    if day == day_number(now) {
         return s.today.to_string();
     }
-    if key == day_key(now - 86_400_000) {
+    if day == day_number(now) - 1 {
         return s.yesterday.to_string();
     }
     js_sys::Date::new(&(ms as f64).into())
@@ -119,23 +123,31 @@ pub fn MessageList() -> impl IntoView {
             .with(|st| st.transcript.len().saturating_sub(shown.get()))
     });
 
+    // What the rows are drawn from, read untracked below: the gate passes their changes on at
+    // most once per animation frame.
+    let redraw = frame_gated(move || {
+        store.locale.track();
+        hidden.track();
+        store.state.track();
+    });
     let rows = Memo::new(move |_| {
-        let tag = store.locale.get().tag();
-        let s = store.strings();
-        let first = hidden.get();
-        store.state.with(|st| {
-            let entries = &st.transcript.entries()[first..];
+        redraw.track();
+        let locale = store.locale.get_untracked();
+        let (tag, s) = (locale.tag(), locale.strings());
+        let first = hidden.get_untracked();
+        store.state.with_untracked(|st| {
+            let entries = &st.transcript.entries()[first.min(st.transcript.len())..];
             let mut rows = Vec::with_capacity(entries.len() + 4);
-            let mut last_day = String::new();
+            let mut last_day = None;
             let newest = entries.len().saturating_sub(1);
             for (i, e) in entries.iter().enumerate() {
-                let day = day_key(e.message.sent_at);
-                if day != last_day {
+                let day = day_number(e.message.sent_at);
+                if last_day != Some(day) {
                     rows.push(Row::Date {
-                        key: day.clone(),
+                        day,
                         label: day_label(e.message.sent_at, tag, s),
                     });
-                    last_day = day;
+                    last_day = Some(day);
                 }
                 rows.push(Row::Message {
                     message: e.message.clone(),
@@ -155,17 +167,21 @@ pub fn MessageList() -> impl IntoView {
             el.set_scroll_top(el.scroll_height());
         }
     };
+    // Memos, so that the effects below run when these change, not on every change of the
+    // state (each incoming message would scroll a reader who had scrolled up back down).
+    let typing_shown = Memo::new(move |_| store.state.with(|s| s.typing.is_some()));
+    let is_open = Memo::new(move |_| store.state.with(|s| s.is_open));
     // New content keeps the reader at the bottom if they were there; otherwise the view stays
     // still and the jump button appears.
     Effect::new(move |_| {
         rows.track();
-        store.state.with(|s| s.typing.is_some());
+        typing_shown.track();
         if at_bottom.get_untracked() {
             request_animation_frame(scroll_to_bottom);
         }
     });
     Effect::new(move |_| {
-        if store.state.with(|s| s.is_open) {
+        if is_open.get() {
             at_bottom.set(true);
             request_animation_frame(scroll_to_bottom);
         }

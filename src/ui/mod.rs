@@ -3,6 +3,7 @@
 
 mod banner;
 mod composer;
+mod frame_gate;
 mod header;
 mod launcher;
 mod message_list;

@@ -55,9 +55,11 @@ pub fn ChatWindow() -> impl IntoView {
     let open = move || store.state.with(|s| s.is_open);
     let ended = move || store.state.with(|s| s.fatal.is_none() && s.is_over());
 
-    // Focus the composer when the window opens.
+    // Focus the composer when the window opens (a memo: not again on every change of the
+    // state, which would pull the focus out of a form the visitor is filling in).
+    let opened = Memo::new(move |_| open());
     Effect::new(move |_| {
-        if open() {
+        if opened.get() {
             request_animation_frame(move || {
                 if let Some(d) = dialog_ref.try_get_untracked().flatten() {
                     let target = d
