@@ -22,6 +22,12 @@ use transport::{LiveSocket, SocketSignal};
 /// The visitor stops "typing" after this long without a keystroke.
 const TYPING_IDLE: Millis = 4_000;
 
+/// After a task in which the backend reported events, the snapshot is written this much later,
+/// once for everything that came in meanwhile, instead of at the end of every task: serialising
+/// the whole session per incoming frame was most of the cost of a frame. The page hiding or
+/// unloading writes it at once ([`Controller::flush`]), and so does a message the visitor sends.
+const SAVE_DELAY: Duration = Duration::from_millis(250);
+
 /// Current wall-clock time in milliseconds.
 pub fn now() -> Millis {
     js_sys::Date::now() as Millis
@@ -86,6 +92,10 @@ struct Driver {
     read_due: bool,
     /// The end-of-task work (persist, read report) is queued as a microtask.
     end_of_task_queued: bool,
+    /// The backend reported events in this task: the snapshot is written after [`SAVE_DELAY`].
+    eventful: bool,
+    /// The delayed write of the snapshot, when one is due.
+    save_timer: Option<TimeoutHandle>,
     /// Events the backend reported, not yet relayed to the other tabs: posted together at the
     /// end of the task, and before any other message to them, so that they keep their order.
     unrelayed: Vec<ChatEvent>,
@@ -142,6 +152,8 @@ impl Controller {
             persist_due: false,
             read_due: false,
             end_of_task_queued: false,
+            eventful: false,
+            save_timer: None,
             unrelayed: Vec::new(),
             visitor_typing_until: None,
             stopped: false,
@@ -258,6 +270,7 @@ impl Controller {
             }
             let relay = d.role == Role::Leader && d.link.is_some();
             while let Some(event) = backend.poll_event() {
+                d.eventful = true;
                 if relay {
                     d.unrelayed.push(event.clone());
                 }
@@ -316,13 +329,16 @@ impl Controller {
     }
 
     /// Relays the task's events to the other tabs, reports the conversation read (once for all
-    /// the messages that came in), then writes the snapshot if it changed.
+    /// the messages that came in), then writes the snapshot if it changed: at once after a task
+    /// without events (a heartbeat: no timer, so an idle widget wakes no more often), else after
+    /// [`SAVE_DELAY`].
     fn end_of_task(&self) {
-        let read = match self.0.try_borrow_mut() {
+        let (read, later) = match self.0.try_borrow_mut() {
             Ok(mut d) => {
                 d.end_of_task_queued = false;
                 relay_events(&mut d);
-                std::mem::take(&mut d.read_due)
+                let later = std::mem::take(&mut d.eventful) || d.save_timer.is_some();
+                (std::mem::take(&mut d.read_due), later)
             }
             Err(_) => {
                 web_log("chat widget: end of task while busy; queued again");
@@ -332,6 +348,39 @@ impl Controller {
         };
         if read {
             self.mark_read();
+        }
+        if later {
+            self.save_soon();
+        } else {
+            self.persist_now();
+        }
+    }
+
+    /// Arms the delayed write of the snapshot unless it is armed already.
+    fn save_soon(&self) {
+        let Ok(mut d) = self.0.try_borrow_mut() else {
+            return; // Only reached from the end of a task; the pump that holds it queues another.
+        };
+        if d.save_timer.is_some() || d.stopped {
+            return;
+        }
+        let me = self.clone();
+        let saved = move || {
+            if let Ok(mut d) = me.0.try_borrow_mut() {
+                d.save_timer = None;
+            }
+            me.persist_now();
+        };
+        d.save_timer = set_timeout_with_handle(saved, SAVE_DELAY).ok();
+    }
+
+    /// Writes the snapshot now if a write is due: the page is being hidden or unloaded (after
+    /// which it may never run again), or the widget is destroyed.
+    pub fn flush(&self) {
+        if let Ok(mut d) = self.0.try_borrow_mut() {
+            if let Some(t) = d.save_timer.take() {
+                t.clear();
+            }
         }
         self.persist_now();
     }
@@ -703,6 +752,7 @@ impl Controller {
     /// Stops timers, closes the socket, leaves the other tabs and ignores further input; used
     /// by `destroy`.
     pub fn shutdown(&self) {
+        self.flush();
         let link = {
             let mut d = self.0.borrow_mut();
             d.stopped = true;

@@ -1,4 +1,5 @@
-//! Browser signals that a lost connection may be back: `online`, and the tab becoming visible.
+//! Browser signals that a lost connection may be back (`online`, the tab becoming visible), and
+//! that the page may never run again (`pagehide`, the tab being hidden): the session is saved.
 
 use crate::driver::Controller;
 use wasm_bindgen::prelude::*;
@@ -36,7 +37,7 @@ fn on(
     })
 }
 
-/// Listens for `online`/`offline` on window and `visibilitychange` on document.
+/// Listens for `online`/`offline`/`pagehide` on window and `visibilitychange` on document.
 pub fn listen(controller: Controller) -> Vec<Listener> {
     let Some(window) = web_sys::window() else {
         return Vec::new();
@@ -50,11 +51,17 @@ pub fn listen(controller: Controller) -> Vec<Listener> {
     out.extend(on(window.clone().into(), "offline", move |_| {
         c.network_hint(false)
     }));
+    // A page that unloads, or goes into the back/forward cache, gets no more timers; a hidden
+    // tab on a phone may be killed without `pagehide`.
+    let c = controller.clone();
+    out.extend(on(window.clone().into(), "pagehide", move |_| c.flush()));
     if let Some(document) = window.document() {
         let doc = document.clone();
         out.extend(on(document.into(), "visibilitychange", move |_| {
             if doc.visibility_state() == web_sys::VisibilityState::Visible {
                 controller.network_hint(true);
+            } else {
+                controller.flush();
             }
         }));
     }
