@@ -534,6 +534,37 @@ fn typing_read_and_end_use_the_public_api() {
 }
 
 #[test]
+fn messages_read_as_they_come_mark_read_once_per_gap() {
+    let mut p = subscribed();
+    let last_seen = |p: &mut Peer<VoxsigBackend>| {
+        p.drain();
+        p.take_http()
+            .into_iter()
+            .filter(|r| r.url.ends_with("/update_last_seen"))
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+    p.recv(&cable("message.created", message(7, 1, "one")));
+    p.backend.mark_read(p.now);
+    let first = last_seen(&mut p);
+    assert_eq!(first.len(), 1, "the first read is reported at once");
+    p.respond(first[0], 200, "");
+    // A burst, each message read as it comes, the server answering at once.
+    for id in 8..20 {
+        p.advance(10);
+        p.recv(&cable("message.created", message(id, 1, "more")));
+        p.backend.mark_read(p.now);
+        assert!(last_seen(&mut p).is_empty(), "no call within the gap");
+    }
+    p.advance(2_000);
+    let second = last_seen(&mut p);
+    assert_eq!(second.len(), 1, "the rest is reported once the gap is over");
+    p.respond(second[0], 200, "");
+    p.advance(5_000);
+    assert!(last_seen(&mut p).is_empty(), "nothing new seen: no call");
+}
+
+#[test]
 fn account_and_user_ids_go_into_the_identifier() {
     let mut c = config();
     c.account_id = Some(1);

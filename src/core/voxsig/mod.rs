@@ -79,7 +79,15 @@ enum Timer {
     Reconnect,
     HttpRetry,
     PageRetry,
+    /// The next `update_last_seen` may go ([`LAST_SEEN_GAP`]).
+    LastSeen,
 }
+
+/// At least this long between two `update_last_seen` calls. Chatwoot answers each by marking
+/// every message of the conversation read and broadcasting `message.updated` for each
+/// (Conversations::UpdateMessageStatusJob): a burst of agent messages read as they come makes
+/// one call per gap, not one per message (on a fast link, one per round trip).
+const LAST_SEEN_GAP: Millis = 2_000;
 
 /// Why the contact is looked up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,6 +175,8 @@ pub struct VoxsigBackend {
     read_marked: u64,
     /// An `update_last_seen` is out: a burst of messages makes one call, not one each.
     marking_read: bool,
+    /// When the last `update_last_seen` went out.
+    marked_read_at: Option<Millis>,
     catch_up: CatchUp,
     /// The outbox head was looked for in the server's transcript since its last attempt
     /// failed, and is not there: it may be sent again.
@@ -234,6 +244,7 @@ impl VoxsigBackend {
             read_wanted: 0,
             read_marked: 0,
             marking_read: false,
+            marked_read_at: None,
             catch_up: CatchUp::default(),
             verified_absent: None,
             confirmed_without_id: Vec::new(),
@@ -581,7 +592,7 @@ impl VoxsigBackend {
             Call::LastSeen => {
                 self.marking_read = false;
                 // A lost mark fixes itself with the next one; a newer one waits for this one.
-                self.send_last_seen();
+                self.send_last_seen(now);
             }
             // Best effort: a lost typing flag fixes itself with the next one.
             Call::Typing | Call::UpdateContact | Call::Resolve => {
@@ -1147,14 +1158,23 @@ impl VoxsigBackend {
     }
 
     /// Tells the server what the visitor has seen: only when something new was seen (the
-    /// driver asks on every arrival), and one call at a time.
-    fn send_last_seen(&mut self) {
+    /// driver asks on every arrival), one call at a time, [`LAST_SEEN_GAP`] apart.
+    fn send_last_seen(&mut self, now: Millis) {
         if self.marking_read
             || self.read_wanted <= self.read_marked
             || self.conversation().is_none()
         {
             return;
         }
+        // (A clock set back does not hold the mark until it catches up.)
+        if let Some(at) = self
+            .marked_read_at
+            .filter(|at| (*at..at + LAST_SEEN_GAP).contains(&now))
+        {
+            self.timers.set(Timer::LastSeen, at + LAST_SEEN_GAP);
+            return;
+        }
+        self.marked_read_at = Some(now);
         self.marking_read = true;
         self.read_marked = self.read_wanted;
         self.post_to_conversation("update_last_seen", json!({}), Call::LastSeen);
@@ -1263,6 +1283,7 @@ impl ChatBackend for VoxsigBackend {
                 Timer::Reconnect => self.open_socket(now),
                 Timer::HttpRetry => self.retry_http(now),
                 Timer::PageRetry => self.pump_catch_up(now),
+                Timer::LastSeen => self.send_last_seen(now),
             }
         }
     }
@@ -1304,9 +1325,9 @@ impl ChatBackend for VoxsigBackend {
         );
     }
 
-    fn mark_read(&mut self, _now: Millis) {
+    fn mark_read(&mut self, now: Millis) {
         self.read_wanted = self.max_incoming;
-        self.send_last_seen();
+        self.send_last_seen(now);
     }
 
     fn set_visitor(&mut self, profile: VisitorProfile, _now: Millis) {
