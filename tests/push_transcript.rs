@@ -535,3 +535,55 @@ fn a_connection_dropped_again_and_again_comes_back_at_once_each_time() {
     let delays: Vec<u64> = (0..4).map(|_| reconnect(&mut p, 200)).collect();
     assert!(delays[3] > 1_500, "backs off: {delays:?}");
 }
+
+/// Drops the connection, reconnects, and returns the cid of the `getHistory` the core asks.
+fn reconnect_for_history(p: &mut Peer<PushBackend>) -> Value {
+    p.close(1006);
+    p.advance(2_000);
+    p.open();
+    p.recv(r##"{"rid":1,"data":{"id":"y","pingTimeout":20000,"isAuthenticated":false}}"##);
+    let frames = p.take_frames();
+    let history = frames
+        .iter()
+        .filter(|f| f.starts_with('{'))
+        .map(|f| json(f))
+        .find(|f| f["event"] == "getHistory")
+        .expect("asks for history");
+    history["cid"].clone()
+}
+
+#[test]
+fn what_a_history_answer_fills_in_is_kept_in_server_order_and_never_comes_back_as_new() {
+    let mut p = ready();
+    p.recv("#1");
+    let body = |id: u64| courier(id, &format!("agent {id}"), &[]);
+    for id in (1..=199).filter(|id| *id != 100) {
+        p.recv(&publish(&body(id)));
+    }
+    // The answer is the whole conversation: 100 was missed, 200 and 201 came meanwhile.
+    let cid = reconnect_for_history(&mut p);
+    let all: Vec<Value> = (1..=201).map(body).collect();
+    p.recv(&j!({"rid": cid, "data": all}).to_string());
+    let texts = p.message_texts();
+    assert!(texts.ends_with(&["agent 100".into(), "agent 200".into(), "agent 201".into()]));
+    // More than the session keeps comes live: the oldest are dropped from it, in server order.
+    for id in 202..=320 {
+        p.recv(&publish(&body(id)));
+    }
+    let shown = p.events.len();
+    let cid = reconnect_for_history(&mut p);
+    let all: Vec<Value> = (1..=320).map(body).collect();
+    p.recv(&j!({"rid": cid, "data": all}).to_string());
+    let again: Vec<String> = p.events[shown..]
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::MessageAdded(m) => Some(m.text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        again,
+        Vec::<String>::new(),
+        "a part the session dropped as old is not new (shown again after newer ones)"
+    );
+}

@@ -435,12 +435,23 @@ impl PushBackend {
     }
 
     fn remember(&mut self, message: ChatMessage) {
-        match self.session.history.iter_mut().find(|m| m.id == message.id) {
-            Some(existing) => *existing = message,
-            None => self.session.history.push(message),
+        self.remember_after(message, None);
+    }
+
+    /// Keeps `message`, placed right after the message `after` when that is kept (a part a
+    /// history answer filled in goes where the server has it), else last; the oldest go first.
+    fn remember_after(&mut self, message: ChatMessage, after: Option<&str>) {
+        let history = &mut self.session.history;
+        if let Some(existing) = history.iter_mut().find(|m| m.id == message.id) {
+            *existing = message;
+        } else {
+            let at = after
+                .and_then(|id| history.iter().position(|m| m.id == id))
+                .map_or(history.len(), |i| i + 1);
+            history.insert(at, message);
         }
-        let excess = self.session.history.len().saturating_sub(HISTORY_LIMIT);
-        self.session.history.drain(..excess);
+        let excess = history.len().saturating_sub(HISTORY_LIMIT);
+        history.drain(..excess);
     }
 
     fn set_history_status(&mut self, client_id: &str, status: DeliveryStatus) {
@@ -606,13 +617,21 @@ impl PushBackend {
         } else {
             0
         };
+        // What a history answer fills in is kept in the server's order, after the part before
+        // it there: kept in arrival order, the oldest kept would no longer be the oldest sent,
+        // trimming would drop parts in the middle, and the next answer would bring them back
+        // as new, after newer ones.
+        let mut previous: Option<String> = None;
         for (part, id) in parts.into_iter().skip(skip) {
             if self.session.history.iter().any(|m| m.id == id) {
+                previous = Some(id);
                 continue; // Already shown: the other path, or the history repeating it.
             }
-            let message = part.into_message(id, now);
-            self.remember(message.clone());
+            let message = part.into_message(id.clone(), now);
+            let after = previous.as_deref().filter(|_| path == "history");
+            self.remember_after(message.clone(), after);
             self.io.emit(ChatEvent::MessageAdded(message));
+            previous = Some(id);
         }
     }
 
