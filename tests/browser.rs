@@ -118,7 +118,7 @@ async fn opens_types_sends_and_gets_a_reply() {
     let root = mount("{ backend: 'demo', locale: 'en' }", "[]").await;
     assert!(!window_open(&root));
     get(&root, ".cw-launcher").click();
-    leptos::task::tick().await;
+    next_frame().await;
     assert!(window_open(&root));
     assert_eq!(
         get(&root, ".cw-launcher")
@@ -235,7 +235,7 @@ async fn unread_badge_counts_messages_while_closed() {
     wait_for(|| find(&root, ".cw-badge").is_some(), "badge").await;
     assert_eq!(get(&root, ".cw-badge").text_content().as_deref(), Some("1"));
     get(&root, ".cw-launcher").click();
-    leptos::task::tick().await;
+    next_frame().await;
     assert!(find(&root, ".cw-badge").is_none());
     embed::destroy();
 }
@@ -382,7 +382,7 @@ async fn ending_the_chat_offers_a_new_conversation() {
     wait_for(|| find(&root, ".cw-ended").is_some(), "ended panel").await;
     assert!(find(&root, ".cw-input").is_none());
     get(&root, ".cw-ended .cw-primary").click();
-    leptos::task::tick().await;
+    next_frame().await;
     assert!(find(&root, ".cw-input").is_some());
     assert!(
         all_text(&root, ".cw-msg-visitor").is_empty(),
@@ -459,7 +459,7 @@ async fn options_are_buttons_and_the_chosen_one_stays() {
         .unwrap()
         .unchecked_into::<HtmlElement>()
         .click();
-    leptos::task::tick().await;
+    next_frame().await;
     // On its way: shown as chosen, the others locked, a second click ignored.
     assert_eq!(
         all_text(&root, ".cw-choice.cw-chosen"),
@@ -472,7 +472,7 @@ async fn options_are_buttons_and_the_chosen_one_stays() {
         .unwrap()
         .unchecked_into::<HtmlElement>()
         .click();
-    leptos::task::tick().await;
+    next_frame().await;
     assert_eq!(
         all_text(&root, ".cw-choice.cw-chosen"),
         ["Technical support"]
@@ -506,7 +506,7 @@ async fn cards_link_out_safely_and_postbacks_send_a_message() {
         Some("noopener noreferrer")
     );
     get(&root, "button.cw-card-action").click();
-    leptos::task::tick().await;
+    next_frame().await;
     assert_eq!(
         all_text(&root, ".cw-msg-visitor .cw-bubble"),
         ["cards", "Choose Starter"]
@@ -576,14 +576,14 @@ async fn a_form_checks_required_fields_and_emails_then_shows_what_was_sent() {
         "labels point at their inputs"
     );
     get(&root, ".cw-form-submit").click();
-    leptos::task::tick().await;
+    next_frame().await;
     assert_eq!(count(&root, ".cw-field-error"), 2, "both required fields");
     assert_eq!(count(&root, "[aria-invalid='true']"), 2);
     fill(&root, "input[name='name']", "Lee").await;
     fill(&root, "input[name='email']", "lee@").await;
     assert_eq!(count(&root, ".cw-field-error"), 1, "the name is fixed");
     get(&root, ".cw-form-submit").click();
-    leptos::task::tick().await;
+    next_frame().await;
     assert_eq!(
         all_text(&root, ".cw-field-error"),
         ["Please enter a valid email address."]
@@ -592,7 +592,7 @@ async fn a_form_checks_required_fields_and_emails_then_shows_what_was_sent() {
     fill(&root, "input[name='email']", "lee@example.com").await;
     fill(&root, "textarea[name='message']", "Call me <maybe>").await;
     get(&root, ".cw-form-submit").click();
-    leptos::task::tick().await;
+    next_frame().await;
     assert!(find(&root, "form.cw-form").is_none(), "no second submit");
     assert!(find(&root, ".cw-form.cw-sending").is_some());
     wait_for(
@@ -614,7 +614,7 @@ async fn a_refused_answer_can_be_sent_again() {
     ask(&root, "email", "form.cw-form").await;
     fill(&root, "input[name='email']", "lee@example.invalid").await;
     get(&root, ".cw-form-submit").click();
-    leptos::task::tick().await;
+    next_frame().await;
     assert!(find(&root, ".cw-rich-status").is_some(), "sending");
     wait_for(|| find(&root, ".cw-rich-error").is_some(), "refused").await;
     assert_eq!(
@@ -670,7 +670,7 @@ async fn rating_after_resolve_then_writing_reopens() {
     assert!(disabled(&root, submit), "nothing picked yet");
     assert_eq!(count(&root, ".cw-rating input[type='radio']"), 5);
     get(&root, ".cw-rating input[value='4']").click();
-    leptos::task::tick().await;
+    next_frame().await;
     assert!(!disabled(&root, submit));
     assert_eq!(
         get(&root, ".cw-rating-level").text_content().as_deref(),
@@ -678,7 +678,7 @@ async fn rating_after_resolve_then_writing_reopens() {
     );
     fill(&root, ".cw-rating-comment", "Quick and kind").await;
     get(&root, submit).click();
-    leptos::task::tick().await;
+    next_frame().await;
     assert!(find(&root, "form.cw-rating").is_none(), "no second submit");
     wait_for(|| find(&root, ".cw-rating-thanks").is_some(), "thanks").await;
     assert_eq!(
