@@ -16,8 +16,9 @@ enum Phase {
 }
 
 /// A trigger for a view to track instead of its sources; `sources` reads (and so tracks) what
-/// the view draws from. The first change after an animation frame is passed on at once, so a lone message appears
-/// with no delay; the changes after it, until the next frame, are passed on together then.
+/// the view draws from. The first change after an animation frame is passed on at once, so a
+/// lone message appears with no delay; the changes after it, until the next frame, are passed
+/// on together then.
 /// A burst of a thousand frames from the network redraws once per frame (16 ms), not a
 /// thousand times, and the browser lays out and paints no more often anyway.
 pub fn frame_gated(sources: impl Fn() + 'static) -> Trigger {
