@@ -99,6 +99,9 @@ struct Driver {
     /// Events the backend reported, not yet relayed to the other tabs: posted together at the
     /// end of the task, and before any other message to them, so that they keep their order.
     unrelayed: Vec<ChatEvent>,
+    /// A follower has said hello to this leader. Until one does, no tab needs the events (a
+    /// tab that comes later asks for the whole state), so none are relayed.
+    followers: bool,
     visitor_typing_until: Option<Millis>,
     stopped: bool,
     role: Role,
@@ -155,6 +158,7 @@ impl Controller {
             eventful: false,
             save_timer: None,
             unrelayed: Vec::new(),
+            followers: false,
             visitor_typing_until: None,
             stopped: false,
             role: Role::Solo,
@@ -268,7 +272,7 @@ impl Controller {
             while let Some(req) = backend.poll_http() {
                 requests.push(req);
             }
-            let relay = d.role == Role::Leader && d.link.is_some();
+            let relay = d.role == Role::Leader && d.followers && d.link.is_some();
             while let Some(event) = backend.poll_event() {
                 d.eventful = true;
                 if relay {
@@ -784,6 +788,7 @@ impl Controller {
             let mut d = self.0.borrow_mut();
             let first = d.role == Role::Electing;
             d.role = Role::Leader;
+            d.followers = false;
             if let Some(t) = d.timer.take() {
                 t.clear();
             }
@@ -836,6 +841,7 @@ impl Controller {
         };
         match (role, message) {
             (Role::Leader, TabMessage::Hello { from }) => {
+                self.0.borrow_mut().followers = true;
                 let (events, unread) = store.state.with_untracked(|s| (sync_events(s), s.unread));
                 self.post(TabMessage::Sync {
                     to: from,
