@@ -29,16 +29,24 @@ pub struct Store {
     pub appearance: RwSignal<Appearance>,
     /// Text for the polite live region (status changes, messages while closed).
     pub announcement: RwSignal<String>,
+    /// Whether the window is open. A memo: what follows it runs when the window opens or
+    /// closes, not on every change of the state (every message).
+    pub is_open: Memo<bool>,
+    /// The unread count, a memo for the same reason.
+    pub unread: Memo<u32>,
 }
 
 impl Store {
     /// A store with default state.
     pub fn new(locale: Locale, appearance: Appearance) -> Self {
+        let state = RwSignal::new(ChatState::default());
         Store {
-            state: RwSignal::new(ChatState::default()),
+            state,
             locale: RwSignal::new(locale),
             appearance: RwSignal::new(appearance),
             announcement: RwSignal::new(String::new()),
+            is_open: Memo::new(move |_| state.with(|s| s.is_open)),
+            unread: Memo::new(move |_| state.with(|s| s.unread)),
         }
     }
 

@@ -7,8 +7,8 @@ use leptos::prelude::*;
 #[component]
 pub fn Launcher() -> impl IntoView {
     let store = use_store();
-    let open = move || store.state.with(|s| s.is_open);
-    let unread = move || store.state.with(|s| s.unread);
+    let open = move || store.is_open.get();
+    let unread = move || store.unread.get();
     let label = move || {
         let s = store.strings();
         let base = if open() { s.close_chat } else { s.open_chat };

@@ -167,10 +167,10 @@ pub fn MessageList() -> impl IntoView {
             el.set_scroll_top(el.scroll_height());
         }
     };
-    // Memos, so that the effects below run when these change, not on every change of the
-    // state (each incoming message would scroll a reader who had scrolled up back down).
+    // Memos (this one and `store.is_open`), so that the effects below run when these change,
+    // not on every change of the state (each incoming message would scroll a reader who had
+    // scrolled up back down).
     let typing_shown = Memo::new(move |_| store.state.with(|s| s.typing.is_some()));
-    let is_open = Memo::new(move |_| store.state.with(|s| s.is_open));
     // New content keeps the reader at the bottom if they were there; otherwise the view stays
     // still and the jump button appears.
     Effect::new(move |_| {
@@ -181,7 +181,7 @@ pub fn MessageList() -> impl IntoView {
         }
     });
     Effect::new(move |_| {
-        if is_open.get() {
+        if store.is_open.get() {
             at_bottom.set(true);
             request_animation_frame(scroll_to_bottom);
         }

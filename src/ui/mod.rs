@@ -41,7 +41,7 @@ pub fn Widget(store: Store, controller: Controller) -> impl IntoView {
         <div
             class="cw"
             class:cw-left=move || store.appearance.with(|a| a.left)
-            class:cw-open=move || store.state.with(|s| s.is_open)
+            class:cw-open=move || store.is_open.get()
             lang=move || store.locale.get().tag()
             style=("--cw-accent", accent)
         >

@@ -52,14 +52,13 @@ fn trap_focus(dialog: &web_sys::HtmlElement, ev: &web_sys::KeyboardEvent) {
 pub fn ChatWindow() -> impl IntoView {
     let store = use_store();
     let dialog_ref = NodeRef::<Div>::new();
-    let open = move || store.state.with(|s| s.is_open);
+    let open = move || store.is_open.get();
     let ended = move || store.state.with(|s| s.fatal.is_none() && s.is_over());
 
-    // Focus the composer when the window opens (a memo: not again on every change of the
+    // Focus the composer when the window opens (the memo: not again on every change of the
     // state, which would pull the focus out of a form the visitor is filling in).
-    let opened = Memo::new(move |_| open());
     Effect::new(move |_| {
-        if opened.get() {
+        if open() {
             request_animation_frame(move || {
                 if let Some(d) = dialog_ref.try_get_untracked().flatten() {
                     let target = d
