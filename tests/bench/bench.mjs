@@ -52,11 +52,20 @@ new MutationObserver(function (ms) { ms.forEach(function (m) { m.addedNodes.forE
 </script>`;
 const article = Array.from({ length: 12 }, (_, i) =>
   `<h2>Section ${i + 1}</h2><p>${"A paragraph of the host page's own content, the kind of text a shop or a blog has. ".repeat(6)}</p>`).join("");
-const hostPage = (widget) => `<!doctype html>
+// The README's after-load snippet: the loader's tag is added when the page has loaded.
+const afterLoadSnippet = (backend) => `<script>
+  window.ChatWidget = window.ChatWidget || { q: [] };
+  window.ChatWidget.config = { backend: "${backend}", voxsigUrl: "http://127.0.0.1:${process.env.VOXSIG_PORT || 3101}", voxsigInbox: "demo-inbox", locale: "en" };
+  (function () {
+    function add() { var s = document.createElement("script"); s.src = "chat-widget.js"; document.body.appendChild(s); }
+    if (document.readyState === "complete") add(); else addEventListener("load", add);
+  })();
+</script>`;
+const hostPage = (widget, { snippet = false } = {}) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>A host page</title><link rel="icon" href="data:,">${probe}
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}</style></head>
 <body><h1>A host page</h1>${article}
-${widget ? `<script>window.ChatWidget = window.ChatWidget || { q: [] };</script>
+${widget && snippet ? afterLoadSnippet(widget) : ""}${widget && !snippet ? `<script>window.ChatWidget = window.ChatWidget || { q: [] };</script>
 ${widgetTag(widget)}` : ""}
 </body></html>`;
 
@@ -138,7 +147,9 @@ function sizes() {
 
 // ---------------------------------------------------------------------------------------------
 async function pageCost(browser, base) {
-  const runOnce = async (widget) => {
+  // kind: null (the plain page), "widget" (the two-tag embed) or "snippet" (the after-load one).
+  const runOnce = async (kind) => {
+    const widget = kind !== null;
     const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
@@ -149,7 +160,7 @@ async function pageCost(browser, base) {
     let release;
     const held = new Promise((r) => { release = r; });
     await page.route(/chat-widget-[0-9a-f]+\.js$/, async (route) => { await held; await route.continue(); });
-    await page.goto(`${base}/${widget ? "widget" : "plain"}.html`, { waitUntil: "load" });
+    await page.goto(`${base}/${kind || "plain"}.html`, { waitUntil: "load" });
     const atLoad = await metrics(cdp);
     release();
     if (widget) await page.waitForFunction(() => window.__bench.mounted, null, { polling: 100, timeout: 60000 });
@@ -159,7 +170,7 @@ async function pageCost(browser, base) {
     // A second visit with the bundle in the cache: click the placeholder as soon as it is drawn.
     let click = NaN;
     let clickBeforeMount = false;
-    if (widget) {
+    if (kind === "widget") {
       await page.goto(`${base}/widget.html`, { waitUntil: "commit" });
       await page.waitForFunction(() => window.__bench && window.__bench.placeholder, null, { polling: "raf", timeout: 30000 });
       // Where the launcher is drawn (bottom right, 60 px, 20 px from the edges): no waiting for
@@ -173,11 +184,12 @@ async function pageCost(browser, base) {
     await context.close();
     return { atLoad, settled, marks, click, clickBeforeMount };
   };
-  const plain = [], widget = [];
+  const plain = [], widget = [], snippet = [];
   for (let i = 0; i < RUNS; i++) {
     // Interleaved, so drift in the machine's load hits both alike.
     plain.push(await runOnce(null));
-    widget.push(await runOnce("voxsig"));
+    widget.push(await runOnce("widget"));
+    snippet.push(await runOnce("snippet"));
     log(`page cost run ${i + 1}/${RUNS}`);
   }
   const m = (xs, f) => median(xs.map(f));
@@ -201,6 +213,15 @@ async function pageCost(browser, base) {
   const phAfterLoad = m(widget, (r) => r.marks.placeholder - r.marks.load);
   report("launcher_vs_load", "launcher visible, relative to the load event (negative = before)", round(phAfterLoad), "ms", "", null);
   report("mounted_after_load", "bundle mounted (full widget ready), after the load event", round(m(widget, (r) => r.marks.mounted - r.marks.load)), "ms", "", null);
+  const dLoadSnippet = m(snippet, task("atLoad")) - m(plain, task("atLoad"));
+  figures.page.snippet_task_ms_at_load = round(m(snippet, task("atLoad")));
+  figures.page.snippet_load_ms = round(m(snippet, (r) => r.marks.load));
+  report("task_delta_at_load_snippet", "same as the first row, with the after-load snippet instead of the tag",
+    round(dLoadSnippet), "ms", "<= 50", dLoadSnippet <= 50);
+  report("load_event_delay_snippet", "page load event, after-load snippet page minus plain page",
+    round(m(snippet, (r) => r.marks.load) - m(plain, (r) => r.marks.load)), "ms", "~0", null);
+  report("mounted_after_load_snippet", "bundle mounted, after the load event, after-load snippet",
+    round(m(snippet, (r) => r.marks.mounted - r.marks.load)), "ms", "", null);
   const click = m(widget, (r) => r.click);
   figures.page.clicks_before_mount = widget.filter((r) => r.clickBeforeMount).length;
   figures.page.click_ms = widget.map((r) => round(r.click));
@@ -405,7 +426,8 @@ const sh = (c) => { try { return execSync(c, { cwd: root, encoding: "utf8" }).tr
 // Read before measuring: the tree measured is the one scripts/bench built, not whatever it is
 // when the run ends.
 const commit = sh("git rev-parse --short HEAD") + (sh("git status --porcelain") ? "-dirty" : "");
-const pages = { "/plain.html": hostPage(null), "/widget.html": hostPage("voxsig") };
+const pages = { "/plain.html": hostPage(null), "/widget.html": hostPage("voxsig"),
+  "/snippet.html": hostPage("voxsig", { snippet: true }) };
 for (const b of BACKENDS) pages[`/${b}.html`] = hostPage(b);
 // The throughput pages: the widget's page with the official clients loaded too.
 pages["/official.js"] = { html: await officialClients(), headers: { "content-type": "text/javascript" } };
