@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
-import { serveDist, launchChromium, widgetLoaded, LAUNCHER, BACKENDS, widgetTag } from "../visual/serve.mjs";
+import { serveDist, launchChromium, widgetLoaded, LAUNCHER, BACKENDS, widgetTag, afterLoadSnippet, timingProbe } from "../visual/serve.mjs";
 import { control, until } from "../backends/lib/helpers.mjs";
 import { officialClients, measureThroughput } from "./throughput.mjs";
 
@@ -38,35 +38,15 @@ function report(key, what, value, unit, target, met) {
   rows.push([what, value === null ? "n/a" : `${value} ${unit}`, target ?? "", met === null || met === undefined ? "" : met ? "yes" : "NO"]);
 }
 
-// Both pages carry the same timing probe, so it costs both the same. It records the load event
-// and when the loader's placeholder and the bundle's own launcher are added.
-const probe = `<script>
-window.__bench = {};
-addEventListener("load", function () { __bench.load = performance.now(); });
-document.addEventListener("click", function () { if (!__bench.click) __bench.click = performance.now(); }, true);
-new MutationObserver(function (ms) { ms.forEach(function (m) { m.addedNodes.forEach(function (n) {
-  if (n.nodeName !== "CHAT-WIDGET-ROOT") return;
-  var k = n.hasAttribute("data-chat-widget-loader") ? "placeholder" : "mounted";
-  if (!__bench[k]) __bench[k] = performance.now();
-}); }); }).observe(document.documentElement, { childList: true, subtree: true });
-</script>`;
 const article = Array.from({ length: 12 }, (_, i) =>
   `<h2>Section ${i + 1}</h2><p>${"A paragraph of the host page's own content, the kind of text a shop or a blog has. ".repeat(6)}</p>`).join("");
-// The README's after-load snippet: the loader's tag is added when the page has loaded.
-const afterLoadSnippet = (backend) => `<script>
-  window.ChatWidget = window.ChatWidget || { q: [] };
-  window.ChatWidget.config = { backend: "${backend}", voxsigUrl: "http://127.0.0.1:${process.env.VOXSIG_PORT || 3101}", voxsigInbox: "demo-inbox", locale: "en" };
-  (function () {
-    function add() { var s = document.createElement("script"); s.src = "chat-widget.js"; document.body.appendChild(s); }
-    if (document.readyState === "complete") add(); else addEventListener("load", add);
-  })();
-</script>`;
+// Every page carries the same timing probe, so it costs them all the same.
 const hostPage = (widget, { snippet = false } = {}) => `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>A host page</title><link rel="icon" href="data:,">${probe}
+<html lang="en"><head><meta charset="utf-8"><title>A host page</title><link rel="icon" href="data:,">${timingProbe}
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}</style></head>
 <body><h1>A host page</h1>${article}
-${widget && snippet ? afterLoadSnippet(widget) : ""}${widget && !snippet ? `<script>window.ChatWidget = window.ChatWidget || { q: [] };</script>
-${widgetTag(widget)}` : ""}
+${!widget ? "" : snippet ? afterLoadSnippet(widget) : `<script>window.ChatWidget = window.ChatWidget || { q: [] };</script>
+${widgetTag(widget)}`}
 </body></html>`;
 
 // In the widget pages of the long-conversation, idle and reconnect runs: frame arrival times,

@@ -8,7 +8,7 @@ import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
-import { serveDist, launchChromium, widgetLoaded, LAUNCHER } from "./serve.mjs";
+import { serveDist, launchChromium, widgetLoaded, LAUNCHER, widgetTag, afterLoadSnippet, timingProbe } from "./serve.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const out = path.join(root, "test-output");
@@ -105,19 +105,9 @@ test("the loader draws the launcher before the bundle, and a click made while th
   }
 });
 
-// Probes in the host page: when `load` fired and when the loader's launcher was added.
-const loadProbe = `<script>
-window.__marks = {};
-addEventListener("load", function () { __marks.load = performance.now(); });
-new MutationObserver(function (ms) { ms.forEach(function (m) { m.addedNodes.forEach(function (n) {
-  if (n.nodeName === "CHAT-WIDGET-ROOT" && n.hasAttribute("data-chat-widget-loader") && !__marks.placeholder) __marks.placeholder = performance.now();
-}); }); }).observe(document.documentElement, { childList: true, subtree: true });
-</script>`;
-const tag = `<script async src="chat-widget.js" data-backend="voxsig" data-voxsig-url="${voxsig}" data-voxsig-inbox="demo-inbox" data-locale="en"></script>`;
-
 test("the launcher is drawn after the page's load, and before it when the load is slow", async () => {
-  const page = (img) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title><link rel="icon" href="data:,">${loadProbe}</head>
-<body><p>A shop.</p>${img ? '<img src="slow.png" alt="">' : ""}${tag}</body></html>`;
+  const page = (img) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title><link rel="icon" href="data:,">${timingProbe}</head>
+<body><p>A shop.</p>${img ? '<img src="slow.png" alt="">' : ""}${widgetTag("voxsig")}</body></html>`;
   const { server, base } = await serveDist({ "/fast.html": page(false), "/heavy.html": page(true) });
   const browser = await launchChromium(chromium);
   try {
@@ -125,16 +115,16 @@ test("the launcher is drawn after the page's load, and before it when the load i
     // Held back until the bundle is there, so that the loader's own launcher can be seen.
     await tab.route(/\.wasm$/, async (route) => { await new Promise((r) => setTimeout(r, 1500)); await route.continue(); });
     await tab.goto(`${base}/fast.html`);
-    await tab.waitForFunction(() => window.__marks.placeholder, null, { timeout: 10000 });
-    const fast = await tab.evaluate(() => window.__marks);
+    await tab.waitForFunction(() => window.__bench.placeholder, null, { timeout: 10000 });
+    const fast = await tab.evaluate(() => window.__bench);
     assert.ok(fast.load && fast.placeholder >= fast.load, `drawn after load: ${JSON.stringify(fast)}`);
     await widgetLoaded(tab, 15000);
 
     // An image that takes 6 s holds the page's load: the launcher does not wait for it.
     await tab.route(/slow\.png$/, async (route) => { await new Promise((r) => setTimeout(r, 6000)); await route.fulfill({ status: 404 }); });
     await tab.goto(`${base}/heavy.html`, { waitUntil: "commit" });
-    await tab.waitForFunction(() => window.__marks && window.__marks.placeholder, null, { timeout: 10000 });
-    const heavy = await tab.evaluate(() => window.__marks);
+    await tab.waitForFunction(() => window.__bench && window.__bench.placeholder, null, { timeout: 10000 });
+    const heavy = await tab.evaluate(() => window.__bench);
     assert.ok(!heavy.load && heavy.placeholder < 4000, `drawn before a slow load: ${JSON.stringify(heavy)}`);
     await tab.locator("chat-widget-root[data-chat-widget-loader] .cw-launcher").click();
     await tab.locator("chat-widget-root .cw-input").waitFor({ state: "visible", timeout: 15000 });
@@ -145,22 +135,8 @@ test("the launcher is drawn after the page's load, and before it when the load i
 });
 
 test("the after-load snippet: nothing of the widget is fetched before the page's load, then it converses", async () => {
-  // The README's snippet, pointed at the local backend.
-  const snippet = `<script>
-  window.ChatWidget = window.ChatWidget || { q: [] };
-  window.ChatWidget.config = { backend: "voxsig", voxsigUrl: "${voxsig}", voxsigInbox: "demo-inbox", locale: "en" };
-  (function () {
-    function add() {
-      var s = document.createElement("script");
-      s.src = "chat-widget.js";
-      document.body.appendChild(s);
-    }
-    if (document.readyState === "complete") add();
-    else addEventListener("load", add);
-  })();
-</script>`;
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title><link rel="icon" href="data:,">${loadProbe}</head>
-<body><p>A shop.</p>${snippet}</body></html>`;
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title><link rel="icon" href="data:,">${timingProbe}</head>
+<body><p>A shop.</p>${afterLoadSnippet("voxsig")}</body></html>`;
   const { server, base } = await serveDist({ "/snippet.html": html });
   const browser = await launchChromium(chromium);
   try {
@@ -170,7 +146,7 @@ test("the after-load snippet: nothing of the widget is fetched before the page's
     await tab.goto(`${base}/snippet.html`);
     await widgetLoaded(tab, 15000);
     const { marks, fetched } = await tab.evaluate(() => ({
-      marks: window.__marks,
+      marks: window.__bench,
       fetched: performance.getEntriesByType("resource").filter((e) => /chat-widget/.test(e.name))
         .map((e) => ({ name: e.name.replace(/.*\//, ""), start: e.startTime })),
     }));

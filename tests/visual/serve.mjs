@@ -95,3 +95,38 @@ export function hostPage(backend, { title = `Shop (${backend})`, text = "A page 
 ${snippet ? "<script>window.ChatWidget = window.ChatWidget || { q: [] };</script>\n" : ""}${widgetTag(backend, origin)}
 </body></html>`;
 }
+
+/** The settings of `backendAttributes` as `window.ChatWidget.config` takes them: the attribute
+ * names camel-cased, as the loader copies them from `dataset`. */
+export const backendConfig = (backend, origin = backendOrigin(backend)) => Object.fromEntries(
+  [...backendAttributes(backend, origin).matchAll(/data-([a-z-]+)="([^"]*)"/g)]
+    .map(([, name, value]) => [name.replace(/-([a-z])/g, (_, c) => c.toUpperCase()), value]));
+
+/** The README's after-load snippet: the loader's tag is added once the page has loaded, with
+ * the settings in `ChatWidget.config`, so nothing of the widget is fetched before `load`. */
+export const afterLoadSnippet = (backend, origin = backendOrigin(backend)) => `<script>
+  window.ChatWidget = window.ChatWidget || { q: [] };
+  window.ChatWidget.config = ${JSON.stringify({ backend, ...backendConfig(backend, origin), locale: "en" })};
+  (function () {
+    function add() {
+      var s = document.createElement("script");
+      s.src = "chat-widget.js";
+      document.body.appendChild(s);
+    }
+    if (document.readyState === "complete") add();
+    else addEventListener("load", add);
+  })();
+</script>`;
+
+/** A timing probe for host pages: `window.__bench` gets when the page's load event fired, the
+ * first click, and when the loader's placeholder and the bundle's own launcher were added. */
+export const timingProbe = `<script>
+window.__bench = {};
+addEventListener("load", function () { __bench.load = performance.now(); });
+document.addEventListener("click", function () { if (!__bench.click) __bench.click = performance.now(); }, true);
+new MutationObserver(function (ms) { ms.forEach(function (m) { m.addedNodes.forEach(function (n) {
+  if (n.nodeName !== "CHAT-WIDGET-ROOT") return;
+  var k = n.hasAttribute("data-chat-widget-loader") ? "placeholder" : "mounted";
+  if (!__bench[k]) __bench[k] = performance.now();
+}); }); }).observe(document.documentElement, { childList: true, subtree: true });
+</script>`;
