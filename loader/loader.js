@@ -77,6 +77,7 @@
     button.setAttribute("aria-label", "Open chat");
     button.setAttribute("aria-haspopup", "dialog");
     button.setAttribute("aria-expanded", "false");
+    if (state === 1) button.setAttribute("aria-busy", "true"); // drawn while the bundle loads
     if (config.accentColor) button.style.setProperty("--a", config.accentColor);
     // Built node by node: no HTML string, so Trusted Types (require-trusted-types-for) allow it.
     var ns = "http://www.w3.org/2000/svg";

@@ -106,9 +106,11 @@ test("the loader draws the launcher before the bundle, and a click made while th
 });
 
 test("the launcher is drawn after the page's load, and before it when the load is slow", async () => {
-  const page = (img) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title><link rel="icon" href="data:,">${timingProbe}</head>
-<body><p>A shop.</p>${img ? '<img src="slow.png" alt="">' : ""}${widgetTag("voxsig")}</body></html>`;
-  const { server, base } = await serveDist({ "/fast.html": page(false), "/heavy.html": page(true) });
+  const page = (img, queued = "") => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title><link rel="icon" href="data:,">${timingProbe}</head>
+<body><p>A shop.</p>${img ? '<img src="slow.png" alt="">' : ""}${queued}${widgetTag("voxsig")}</body></html>`;
+  // A call queued before the tag: the bundle is fetched at once, before the launcher is drawn.
+  const queued = `<script>window.ChatWidget = { q: [["setLocale", "en"]] };</script>`;
+  const { server, base } = await serveDist({ "/fast.html": page(false), "/heavy.html": page(true), "/queued.html": page(false, queued) });
   const browser = await launchChromium(chromium);
   try {
     const tab = await browser.newPage({ viewport: { width: 1100, height: 760 } });
@@ -118,6 +120,13 @@ test("the launcher is drawn after the page's load, and before it when the load i
     await tab.waitForFunction(() => window.__bench.placeholder, null, { timeout: 10000 });
     const fast = await tab.evaluate(() => window.__bench);
     assert.ok(fast.load && fast.placeholder >= fast.load, `drawn after load: ${JSON.stringify(fast)}`);
+    await widgetLoaded(tab, 15000);
+
+    // Drawn while the bundle is already on its way: the launcher says it is busy.
+    await tab.goto(`${base}/queued.html`);
+    const busy = tab.locator("chat-widget-root[data-chat-widget-loader] .cw-launcher");
+    await busy.waitFor({ timeout: 10000 });
+    assert.equal(await busy.getAttribute("aria-busy"), "true", "the launcher drawn while the bundle loads is busy");
     await widgetLoaded(tab, 15000);
 
     // An image that takes 6 s holds the page's load: the launcher does not wait for it.
